@@ -189,10 +189,13 @@ export class Names<M extends object = Meta> {
       this.#core.untrack(owner, call.topic, call.key)
       return undefined
     }
-    if (call.op === 'track') return this.#core.track(owner, call.topic, call.key, call.meta)
+    const writer = call.target.as ?? owner
+    if (call.op === 'track') {
+      return this.#core.track(owner, call.topic, call.key, call.meta, writer)
+    }
     const entry = this.#core.ownEntry(owner, call.topic, call.key)
     if (call.ifRef !== undefined && entry.ref !== call.ifRef) throw stale(entry, call.ifRef)
-    return this.#core.replace(entry, call.meta as MetaUpdate<M>)
+    return this.#core.replace(entry, call.meta as MetaUpdate<M>, writer)
   }
 
   /** @internal Installs the cluster's way to reach other nodes. */

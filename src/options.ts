@@ -1,4 +1,5 @@
 import type { Clock } from './clock.js'
+import type { LimitOptions } from './limits.js'
 import type { Logger } from './types.js'
 
 /** Defaults of {@link TrackerOptions}, as typed constants so docs cannot drift. */
@@ -56,4 +57,12 @@ export interface TrackerOptions {
    * @default false
    */
   names?: boolean | NamesOptions
+  /**
+   * Owners must show a sign of life (a write, or {@link Tracker.touch}) within this many
+   * milliseconds, or they leave with origin `timeout`: a half-open socket cannot stay
+   * present forever. Off by default.
+   */
+  ownerTtl?: number
+  /** Optional limits against misbehaving clients; each is off unless set. */
+  limits?: LimitOptions
 }

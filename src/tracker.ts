@@ -1,6 +1,9 @@
+import { Channels, type Send, type SubscribeOptions } from './channel.js'
 import { type Clock, realClock } from './clock.js'
 import { PresenceError, type PresenceErrorFields } from './errors.js'
 import { type DiffEvent, GuardedEmitter, type TrackerEvents } from './events.js'
+import { Lifetimes } from './lifetime.js'
+import { Limits } from './limits.js'
 import { Names, type NameTarget } from './names.js'
 import { DEFAULTS, type TrackerOptions } from './options.js'
 import type { Entry } from './state/elements.js'
@@ -63,6 +66,9 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
   readonly #maxId: number
   readonly #names: Names<M> | undefined
   readonly #sinks: ChangeSink<M>[] = []
+  #channels: Channels<M> | undefined
+  readonly #lifetimes: Lifetimes
+  readonly #limits: Limits | undefined
   /** The own clock when sinks last heard of a local change. */
   #committedClock = 0
 
@@ -73,6 +79,15 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
     this.#maxMetaBytes = options.maxMetaBytes ?? DEFAULTS.maxMetaBytes
     this.#maxId = options.maxIdLength ?? DEFAULTS.maxIdLength
     this.#set = new ReplicatedSet<M>(replicaOf(randomId(), randomId()))
+    this.#lifetimes = new Lifetimes(
+      {
+        clock: this.#clock,
+        holds: (owner) => this.#set.ownedBy(owner) !== undefined,
+        expire: (owner) => this.#removeOwner(owner, 'timeout'),
+      },
+      options.ownerTtl,
+    )
+    if (options.limits) this.#limits = new Limits(options.limits, this.#clock)
     if (options.names) {
       const namesOptions = options.names === true ? {} : options.names
       this.#names = new Names<M>(this.#internals(), namesOptions)
@@ -100,7 +115,8 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
    * Throws `already_tracked` when this owner already tracks this key in this topic.
    */
   track(owner: OwnerRef, topic: string, key: string, meta: M): string {
-    return this.#track(this.#resolveOwner(owner, { topic, key }), topic, key, meta)
+    const ownerId = this.#resolveOwner(owner, { topic, key })
+    return this.#track(ownerId, topic, key, meta, writerOf(owner, ownerId))
   }
 
   /**
@@ -113,7 +129,7 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
     const ownerId = this.#resolveOwner(owner, fields)
     this.#checkTopicKey(topic, key, ownerId)
     const entry = this.#ownEntry(ownerId, topic, key)
-    return this.#replace(entry, meta)
+    return this.#replace(entry, meta, writerOf(owner, ownerId))
   }
 
   /** Stops tracking `key` in `topic` for `owner`. Does nothing when it is not tracked. */
@@ -173,6 +189,67 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
     return [...this.#set.topics()]
   }
 
+  // ---- owner lifetime -----------------------------------------------------------------
+
+  /**
+   * The owner's socket dropped: keep its entries for `graceMs`. If it comes back in time
+   * ({@link Tracker.resume}) nothing was emitted at all; if not, its entries leave with
+   * origin `timeout`.
+   */
+  suspend(owner: string, graceMs: number): void {
+    checkOwnerId(owner, this.#maxId, {})
+    this.#lifetimes.suspend(owner, graceMs)
+  }
+
+  /**
+   * The owner came back within its grace period. Returns false when there was nothing to
+   * resume (the grace ran out, or it was never suspended): track again then.
+   */
+  resume(owner: string): boolean {
+    checkOwnerId(owner, this.#maxId, {})
+    return this.#lifetimes.resume(owner)
+  }
+
+  /**
+   * With the `ownerTtl` option: the owner is still alive. An owner neither touched nor
+   * writing for `ownerTtl` (checked every half TTL) leaves with origin `timeout`.
+   */
+  touch(owner: string): void {
+    checkOwnerId(owner, this.#maxId, {})
+    this.#lifetimes.touch(owner)
+  }
+
+  // ---- channels -----------------------------------------------------------------------
+
+  /**
+   * Subscribes `send` to a topic: it gets a `presence_state` message at once, then a
+   * `presence_diff` for every change (or `presence_count` messages with `countOnly`).
+   * Forward each message to the socket as it is. Returns the unsubscribe function.
+   *
+   * @example
+   * ```ts
+   * wss.on('connection', (socket) => {
+   *   const stop = tracker.subscribe('room:42', (msg) => socket.send(JSON.stringify(msg)))
+   *   socket.on('close', stop)
+   * })
+   * ```
+   */
+  subscribe(topic: string, send: Send<M>, options: SubscribeOptions<M> = {}): () => void {
+    checkId('topic', topic, this.#maxId, { topic })
+    if (!this.#channels) {
+      const channels = new Channels<M>({
+        clock: this.#clock,
+        view: (name) => this.#set.topic(name),
+        log: (level, message, data) => this.#log(level, message, data),
+      })
+      this.#sinks.push({
+        topicChanged: (name, joined, left) => channels.topicChanged(name, joined, left),
+      })
+      this.#channels = channels
+    }
+    return this.#channels.subscribe(topic, send, options)
+  }
+
   // ---- internals ----------------------------------------------------------------------
 
   #resolveOwner(owner: OwnerRef, fields: PresenceErrorFields): string {
@@ -183,7 +260,7 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
     return checkOwnerId(owner, this.#maxId, fields)
   }
 
-  #track(owner: string, topic: string, key: string, meta: unknown): string {
+  #track(owner: string, topic: string, key: string, meta: unknown, writer = owner): string {
     this.#checkTopicKey(topic, key, owner)
     const frozen = freezeMeta<M>(meta, this.#maxMetaBytes, { topic, key, owner })
     if (this.#set.findOwn(owner, topic, key)) {
@@ -194,7 +271,13 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
         { topic, key, owner },
       )
     }
+    if (this.#limits) {
+      const owned = this.#set.ownedBy(owner)?.size ?? 0
+      this.#limits.checkTrack(owner, owned, this.count(topic), topic, key)
+      this.#limits.takeWrite(writer, { topic, key })
+    }
     const entry = this.#set.add(topic, key, owner, frozen)
+    this.#lifetimes.touch(owner)
     this.#commit([entry], [], 'local')
     return entry.ref
   }
@@ -224,11 +307,13 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
     )
   }
 
-  #replace(entry: Entry<M>, meta: MetaUpdate<M>): string {
+  #replace(entry: Entry<M>, meta: MetaUpdate<M>, writer = entry.owner): string {
     const fields = { topic: entry.topic, key: entry.key, owner: entry.owner }
     const next = typeof meta === 'function' ? meta(entry.meta) : meta
     const frozen = freezeMeta<M>(next, this.#maxMetaBytes, fields)
+    this.#limits?.takeWrite(writer, fields)
     const replaced = this.#set.replace(entry, frozen)
+    this.#lifetimes.touch(entry.owner)
     this.#commit([replaced], [entry], 'local')
     return replaced.ref
   }
@@ -238,7 +323,14 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
     const left = owned ? [...owned] : []
     for (const entry of left) this.#set.remove(entry)
     if (left.length > 0) this.#commit([], left, origin)
-    else this.#names?.ownerGone(owner)
+    else this.#ownerGone(owner)
+  }
+
+  /** The owner holds nothing here any more: forget everything kept for it. */
+  #ownerGone(owner: string): void {
+    this.#names?.ownerGone(owner)
+    this.#lifetimes.gone(owner)
+    this.#limits?.forget(owner)
   }
 
   /** Emits what a change did. The change is committed: nothing here can undo it. */
@@ -249,6 +341,10 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
     }
     this.#emitEntryEvents(joined, left, origin)
     this.#emitTopicChanges(joined, left, origin)
+    for (const entry of left) {
+      const own = entry.replica === this.#set.self
+      if (own && !this.#set.ownedBy(entry.owner)) this.#ownerGone(entry.owner)
+    }
     this.#names?.afterChange(joined, left)
   }
 
@@ -296,11 +392,11 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
       log: (level, message, data) => this.#log(level, message, data),
       apply: (changes, origin) => this.#apply(changes, origin),
       commit: (joined, left, origin) => this.#commit(joined, left, origin),
-      track: (owner, topic, key, meta) => this.#track(owner, topic, key, meta),
+      track: (owner, topic, key, meta, writer) => this.#track(owner, topic, key, meta, writer),
       untrack: (owner, topic, key) => this.#untrack(owner, topic, key),
       removeOwner: (owner, origin) => this.#removeOwner(owner, origin),
       ownEntry: (owner, topic, key) => this.#ownEntry(owner, topic, key),
-      replace: (entry, meta) => this.#replace(entry, meta),
+      replace: (entry, meta, writer) => this.#replace(entry, meta, writer),
       emit: (event, payload) => this.emit(event, payload as never),
       addSink: (sink) => this.#sinks.push(sink),
     }
@@ -323,13 +419,18 @@ export interface TrackerInternals<M extends object> {
   /** Emits what a merge, hide or show changed. */
   apply(changes: Changes<M>, origin: Origin): void
   commit(joined: Entry<M>[], left: Entry<M>[], origin: Origin): void
-  track(owner: string, topic: string, key: string, meta: unknown): string
+  track(owner: string, topic: string, key: string, meta: unknown, writer?: string): string
   untrack(owner: string, topic: string, key: string): void
   removeOwner(owner: string, origin: Origin): void
   ownEntry(owner: string, topic: string, key: string): Entry<M>
-  replace(entry: Entry<M>, meta: MetaUpdate<M>): string
+  replace(entry: Entry<M>, meta: MetaUpdate<M>, writer?: string): string
   emit(event: 'nodeup' | 'nodedown' | 'name_conflict', payload: object): void
   addSink(sink: ChangeSink<M>): void
+}
+
+/** Who a write counts against for rate limits: `as` when given, else the owner. */
+function writerOf(owner: OwnerRef, ownerId: string): string {
+  return typeof owner === 'object' && owner.as !== undefined ? owner.as : ownerId
 }
 
 function namesDisabled(): PresenceError {
