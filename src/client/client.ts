@@ -35,7 +35,7 @@ export interface ClientErrorContext {
  * the message. `sync` follows every applied state or diff, after those.
  */
 export interface ClientEvents<M extends object = Meta> {
-  /** A meta joined `key`; `presence` holds it (`metas.length === 1`: the key came online). */
+  /** A meta joined `key`; `presence` is the key's presence after the message. */
   join: (key: string, meta: WireMeta<M>, presence: KeyPresence<M>) => void
   /** A meta left `key`; `presence` is `undefined` when the key left entirely. */
   leave: (key: string, meta: WireMeta<M>, presence: KeyPresence<M> | undefined) => void

@@ -54,11 +54,22 @@ export function without<M extends object>(
   metas: readonly WireMeta<M>[],
   drop: readonly WireMeta<M>[],
 ): WireMeta<M>[] {
-  if (metas.length * drop.length <= SCAN_LIMIT) {
-    return metas.filter((meta) => !drop.some((other) => other.phx_ref === meta.phx_ref))
+  const refs = metas.length * drop.length > SCAN_LIMIT ? new Set(drop.map(refOf)) : undefined
+  const kept: WireMeta<M>[] = []
+  for (const meta of metas) {
+    const ref = meta.phx_ref
+    if (refs ? !refs.has(ref) : !hasRef(drop, ref)) kept.push(meta)
   }
-  const refs = new Set(drop.map((meta) => meta.phx_ref))
-  return metas.filter((meta) => !refs.has(meta.phx_ref))
+  return kept
+}
+
+function refOf(meta: WireMeta<object>): string {
+  return meta.phx_ref
+}
+
+function hasRef(metas: readonly WireMeta<object>[], ref: string): boolean {
+  for (const meta of metas) if (meta.phx_ref === ref) return true
+  return false
 }
 
 /**
