@@ -1,7 +1,12 @@
 import type { TimerHandle } from './clock.js'
 import { describe, PresenceError, type PresenceErrorFields } from './errors.js'
 import { DEFAULTS, type NamesOptions } from './options.js'
-import { compareReplicas, type Entry, type Registration } from './state/elements.js'
+import {
+  compareReplicas,
+  type Entry,
+  type Registration,
+  type ReleaseWhenAlone,
+} from './state/elements.js'
 import { STANDALONE_PREFIX } from './state/set.js'
 import type { MetaUpdate, TrackerInternals } from './tracker.js'
 import type { Meta, Origin } from './types.js'
@@ -119,6 +124,18 @@ export class Names<M extends object = Meta> {
     if (release) addTo(this.#watchers, release.topic, registration)
     this.#own.add(registration)
     this.#core.commit([], [], 'local')
+    return owner
+  }
+
+  /**
+   * @internal Takes over a standalone name from a node that left or went down: the name
+   * is registered here as it was there. The caller re-tracks its entries.
+   */
+  adopt(name: string, release: ReleaseWhenAlone | undefined): string {
+    const owner = STANDALONE_PREFIX + name
+    const registration = this.#core.set().register(name, owner, true, release)
+    if (release) addTo(this.#watchers, release.topic, registration)
+    this.#own.add(registration)
     return owner
   }
 

@@ -1,4 +1,5 @@
 import type { Clock } from './clock.js'
+import type { ClusterOptions } from './cluster/options.js'
 import type { LimitOptions } from './limits.js'
 import type { Logger } from './types.js'
 
@@ -65,4 +66,16 @@ export interface TrackerOptions {
   ownerTtl?: number
   /** Optional limits against misbehaving clients; each is off unless set. */
   limits?: LimitOptions
+  /**
+   * Joins a cluster: every node keeps a full replica, so reads stay local.
+   *
+   * @example
+   * ```ts
+   * const tracker = new Tracker({
+   *   cluster: { transport: new RedisTransport({ url }), nodeId: 'web-1', secret },
+   * })
+   * await tracker.ready()
+   * ```
+   */
+  cluster?: ClusterOptions
 }

@@ -1,5 +1,7 @@
 import { Channels, type Send, type SubscribeOptions } from './channel.js'
 import { type Clock, realClock } from './clock.js'
+import { ClusterNode } from './cluster/node.js'
+import type { NodeInfo } from './cluster/options.js'
 import { PresenceError, type PresenceErrorFields } from './errors.js'
 import { type DiffEvent, GuardedEmitter, type TrackerEvents } from './events.js'
 import { Lifetimes } from './lifetime.js'
@@ -8,7 +10,7 @@ import { Names, type NameTarget } from './names.js'
 import { DEFAULTS, type TrackerOptions } from './options.js'
 import type { Entry } from './state/elements.js'
 import { replicaOf } from './state/elements.js'
-import { type Changes, ReplicatedSet } from './state/set.js'
+import { type Changes, ReplicatedSet, STANDALONE_PREFIX } from './state/set.js'
 import type { Logger, Meta, Origin, PresenceState } from './types.js'
 import { checkId, checkOwnerId, freezeMeta } from './validation.js'
 
@@ -69,6 +71,8 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
   #channels: Channels<M> | undefined
   readonly #lifetimes: Lifetimes
   readonly #limits: Limits | undefined
+  readonly #cluster: ClusterNode<M> | undefined
+  #closed = false
   /** The own clock when sinks last heard of a local change. */
   #committedClock = 0
 
@@ -78,7 +82,14 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
     this.#logger = options.logger
     this.#maxMetaBytes = options.maxMetaBytes ?? DEFAULTS.maxMetaBytes
     this.#maxId = options.maxIdLength ?? DEFAULTS.maxIdLength
-    this.#set = new ReplicatedSet<M>(replicaOf(randomId(), randomId()))
+    const cluster = options.cluster
+    const nodeId =
+      cluster?.nodeId === undefined
+        ? randomId()
+        : checkId('nodeId', cluster.nodeId, this.#maxId, { node: String(cluster.nodeId) })
+    this.#set = new ReplicatedSet<M>(replicaOf(nodeId, randomId()), {
+      maxRemovalLog: cluster?.maxRemovalLog,
+    })
     this.#lifetimes = new Lifetimes(
       {
         clock: this.#clock,
@@ -92,6 +103,49 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
       const namesOptions = options.names === true ? {} : options.names
       this.#names = new Names<M>(this.#internals(), namesOptions)
     }
+    if (cluster) {
+      const node = new ClusterNode<M>(this.#internals(), cluster, this.#names)
+      this.#sinks.push({ localChange: () => node.localChange() })
+      this.#cluster = node
+      node.start().catch((error: unknown) => {
+        this.#log('error', 'could not join the cluster: the transport refused', { error })
+      })
+    }
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------
+
+  /**
+   * Resolves once this node has joined: it has heard from the cluster and holds its
+   * state. A tracker without `cluster` is ready at once.
+   */
+  ready(): Promise<void> {
+    return this.#cluster ? this.#cluster.ready() : Promise.resolve()
+  }
+
+  /** The nodes this one sees, with their status; a lone tracker sees only itself. */
+  nodes(): NodeInfo[] {
+    if (this.#cluster) return this.#cluster.nodes()
+    const self = this.#set.self
+    return [
+      {
+        node: self.node,
+        incarnation: self.incarnation,
+        status: 'self',
+        lastHeard: this.#clock.now(),
+      },
+    ]
+  }
+
+  /**
+   * Stops the tracker. In a cluster it says goodbye, so the other nodes drop its entries at
+   * once, and hands its standalone names to another node; resolves once that is
+   * published. Writes after it throw `closed`.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#cluster?.close()
   }
 
   /**
@@ -261,6 +315,7 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
   }
 
   #track(owner: string, topic: string, key: string, meta: unknown, writer = owner): string {
+    this.#checkOpen()
     this.#checkTopicKey(topic, key, owner)
     const frozen = freezeMeta<M>(meta, this.#maxMetaBytes, { topic, key, owner })
     if (this.#set.findOwn(owner, topic, key)) {
@@ -290,6 +345,11 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
     this.#commit([], [entry], 'local')
   }
 
+  #checkOpen(): void {
+    if (!this.#closed) return
+    throw new PresenceError('closed', 'Expected an open tracker, but close() was called.')
+  }
+
   #checkTopicKey(topic: string, key: string, owner: string): void {
     checkId('topic', topic, this.#maxId, { topic, key, owner })
     checkId('key', key, this.#maxId, { topic, key, owner })
@@ -308,6 +368,7 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
   }
 
   #replace(entry: Entry<M>, meta: MetaUpdate<M>, writer = entry.owner): string {
+    this.#checkOpen()
     const fields = { topic: entry.topic, key: entry.key, owner: entry.owner }
     const next = typeof meta === 'function' ? meta(entry.meta) : meta
     const frozen = freezeMeta<M>(next, this.#maxMetaBytes, fields)
@@ -356,7 +417,7 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
       }
     }
     for (const entry of joined) {
-      const prev = entry.prev === 0 ? undefined : replaced.get(entry)
+      const prev = replaced.get(entry)
       if (prev) {
         if (this.listenerCount('update') > 0) this.emit('update', updateEvent(prev, entry, origin))
       } else if (this.listenerCount('join') > 0) {
@@ -389,6 +450,7 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
       set: () => this.#set,
       clock: this.#clock,
       maxId: this.#maxId,
+      maxMetaBytes: this.#maxMetaBytes,
       log: (level, message, data) => this.#log(level, message, data),
       apply: (changes, origin) => this.#apply(changes, origin),
       commit: (joined, left, origin) => this.#commit(joined, left, origin),
@@ -415,6 +477,7 @@ export interface TrackerInternals<M extends object> {
   set(): ReplicatedSet<M>
   clock: Clock
   maxId: number
+  maxMetaBytes: number
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string, data?: object): void
   /** Emits what a merge, hide or show changed. */
   apply(changes: Changes<M>, origin: Origin): void
@@ -441,28 +504,48 @@ function namesDisabled(): PresenceError {
   )
 }
 
-/** Links each join that replaced a leave of the same change to the entry it replaced. */
+/**
+ * Links each join of a change to the leave it replaced: the same replica's previous dot,
+ * or, for a standalone name that moved between nodes, its entry for the same topic and
+ * key (a standalone owner id is the same on every node).
+ */
 function pairUpdates<M extends object>(
   joined: Entry<M>[],
   left: Entry<M>[],
-): Map<Entry<M>, Entry<M>> & { has(entry: Entry<M>): boolean } {
+): Map<Entry<M>, Entry<M>> {
   const pairs = new Map<Entry<M>, Entry<M>>()
   if (left.length === 0 || joined.length === 0) return pairs
   if (left.length === 1 && joined.length === 1) {
     const [prev, next] = [left[0]!, joined[0]!]
-    if (next.prev === prev.clock && next.replica === prev.replica) {
-      pairs.set(next, prev).set(prev, next)
-    }
+    if (replaces(next, prev)) pairs.set(next, prev).set(prev, next)
     return pairs
   }
-  const leftByDot = new Map<string, Entry<M>>()
-  for (const entry of left) leftByDot.set(`${entry.replica.id}#${entry.clock}`, entry)
+  const leftBySlot = new Map<string, Entry<M>>()
+  for (const entry of left) {
+    leftBySlot.set(`${entry.replica.id}#${entry.clock}`, entry)
+    if (isStandaloneOwner(entry.owner)) leftBySlot.set(slotOf(entry), entry)
+  }
   for (const entry of joined) {
-    if (entry.prev === 0) continue
-    const prev = leftByDot.get(`${entry.replica.id}#${entry.prev}`)
-    if (prev) pairs.set(entry, prev).set(prev, entry)
+    const prev =
+      (entry.prev !== 0 && leftBySlot.get(`${entry.replica.id}#${entry.prev}`)) ||
+      (isStandaloneOwner(entry.owner) && leftBySlot.get(slotOf(entry))) ||
+      undefined
+    if (prev && !pairs.has(prev)) pairs.set(entry, prev).set(prev, entry)
   }
   return pairs
+}
+
+function replaces<M extends object>(next: Entry<M>, prev: Entry<M>): boolean {
+  if (next.replica === prev.replica) return next.prev === prev.clock
+  return isStandaloneOwner(next.owner) && slotOf(next) === slotOf(prev)
+}
+
+function isStandaloneOwner(owner: string): boolean {
+  return owner.startsWith(STANDALONE_PREFIX)
+}
+
+function slotOf<M extends object>(entry: Entry<M>): string {
+  return `${entry.owner}\u0000${entry.topic}\u0000${entry.key}`
 }
 
 function presenceEvent<M extends object>(entry: Entry<M>, origin: Origin) {

@@ -4,7 +4,7 @@ import { STANDALONE_PREFIX } from './state/set.js'
 
 /** @internal Throws `invalid_argument` unless `value` is a non-empty string within `max`. */
 export function checkId(
-  what: 'topic' | 'key' | 'owner' | 'name',
+  what: 'topic' | 'key' | 'owner' | 'name' | 'nodeId',
   value: unknown,
   max: number,
   fields: PresenceErrorFields = {},
