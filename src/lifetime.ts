@@ -1,5 +1,6 @@
 import type { Clock, TimerHandle } from './clock.js'
 import { describe, PresenceError } from './errors.js'
+import { STANDALONE_PREFIX } from './state/set.js'
 
 /** @internal What owner lifetimes need of the tracker. */
 export interface LifetimeHost {
@@ -59,9 +60,13 @@ export class Lifetimes {
     return this.#suspended.has(owner)
   }
 
-  /** The owner showed a sign of life (any write counts as one). */
+  /**
+   * The owner showed a sign of life (any write counts as one). A standalone name's owner
+   * belongs to the tracker, not to a connection, so the TTL never applies to it.
+   */
   touch(owner: string): void {
-    if (this.#ttl === undefined || !this.#host.holds(owner)) return
+    if (this.#ttl === undefined || owner.startsWith(STANDALONE_PREFIX)) return
+    if (!this.#host.holds(owner)) return
     this.#lastSeen.set(owner, this.#host.clock.now())
     this.#sweepTimer ??= this.#host.clock.setTimeout(() => this.#sweep(), this.#ttl / 2)
   }
