@@ -94,9 +94,13 @@ export class Limits {
     }
   }
 
-  /** Forgets an owner's bucket (it left). */
+  /**
+   * Forgets an owner's bucket (it left), once the bucket has refilled: forgetting a spent
+   * one would let a client reset its rate by untracking and tracking again.
+   */
   forget(writer: string): void {
-    this.#buckets.delete(writer)
+    const bucket = this.#buckets.get(writer)
+    if (bucket && this.#refilled(bucket, this.#clock.now())) this.#buckets.delete(writer)
   }
 
   #add(writer: string, bucket: Bucket, now: number): void {
@@ -107,9 +111,11 @@ export class Limits {
   /** Drops buckets that have refilled: their writers were idle long enough to start over. */
   #sweep(now: number): void {
     for (const [writer, bucket] of this.#buckets) {
-      if (bucket.tokens + ((now - bucket.at) * this.#rate) / 1000 >= this.#burst) {
-        this.#buckets.delete(writer)
-      }
+      if (this.#refilled(bucket, now)) this.#buckets.delete(writer)
     }
+  }
+
+  #refilled(bucket: Bucket, now: number): boolean {
+    return bucket.tokens + ((now - bucket.at) * this.#rate) / 1000 >= this.#burst
   }
 }
