@@ -220,13 +220,18 @@ export class ReplicatedSet<M extends object = Meta> {
 
   // ---- deltas -------------------------------------------------------------------------
 
-  /** The own changes since the last call, or undefined when there were none. */
+  /**
+   * The own changes since the last call, or undefined when there were none. When the
+   * removal log overflowed meanwhile, some removals are no longer known: then it is the
+   * own replica's whole state.
+   */
   takeDelta(): SectionData<M> | undefined {
     if (this.#sentClock === this.#clock) return undefined
     const from = this.#sentClock
     const alive = this.#pending.filter((element) => this.#isAlive(element))
     this.#pending = []
     this.#sentClock = this.#clock
+    if (!this.#removals.covers(from)) return this.deltaSince(0)
     return this.#section(from, this.#removals.removedSince(from), alive)
   }
 
