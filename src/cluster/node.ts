@@ -1,8 +1,8 @@
 import type { TimerHandle } from '../clock.js'
 import { PresenceError, type PresenceErrorCode } from '../errors.js'
 import type { ForwardedCall, Names } from '../names.js'
-import type { Entry, Registration } from '../state/elements.js'
-import { compareReplicas, replicaOf } from '../state/elements.js'
+import type { Registration } from '../state/elements.js'
+import { compareReplicas, Entry, replicaOf } from '../state/elements.js'
 import type { Changes, SectionData } from '../state/set.js'
 import type { TrackerInternals } from '../tracker.js'
 import type { Meta } from '../types.js'
@@ -295,7 +295,23 @@ export class ClusterNode<M extends object = Meta> {
   #forget(peer: Peer): void {
     this.#peers.delete(peer.node)
     this.#clearAsk(peer)
-    this.#core.apply(this.#core.set().purge(peer.replicaId), 'remote')
+    this.#purge(peer.replicaId)
+  }
+
+  /**
+   * Forgets a replica. Its hidden entries emit nothing as they go, but they held their
+   * rooms open for `releaseWhenAlone` names, so those rooms are checked again.
+   */
+  #purge(replicaId: string): void {
+    const set = this.#core.set()
+    const hidden: Entry<M>[] = []
+    if (set.isHidden(replicaId)) {
+      for (const element of set.elementsOf(replicaId) ?? []) {
+        if (element instanceof Entry) hidden.push(element)
+      }
+    }
+    this.#core.apply(set.purge(replicaId), 'remote')
+    if (hidden.length > 0) this.#names?.afterChange([], hidden)
   }
 
   // ---- receiving ----------------------------------------------------------------------
@@ -367,7 +383,7 @@ export class ClusterNode<M extends object = Meta> {
     this.#peers.delete(peer.node)
     this.#clearAsk(peer)
     this.#departed.set(peer.replicaId, this.#core.clock.now())
-    this.#core.apply(this.#core.set().purge(peer.replicaId), 'remote')
+    this.#purge(peer.replicaId)
     if (peer.status === 'up') {
       this.#core.emit('nodedown', { node: peer.node, incarnation: peer.incarnation })
     }
