@@ -166,7 +166,10 @@ class Subscription<M extends object> {
       const ref = entry.ref
       if (!this.#joins.delete(ref)) this.#leaves.set(ref, entry)
     }
-    for (const entry of joined) this.#joins.set(entry.ref, entry)
+    // A sent ref can come back (its node was down and returned): then it never left.
+    for (const entry of joined) {
+      if (!this.#leaves.delete(entry.ref)) this.#joins.set(entry.ref, entry)
+    }
   }
 
   #flush(): void {
