@@ -25,10 +25,15 @@ export type PresenceErrorCode =
 
 /** The values that make up an error, as far as they are known. */
 export interface PresenceErrorFields {
+  /** The topic involved. */
   topic?: string
+  /** The key involved. */
   key?: string
+  /** The owner involved. */
   owner?: string
+  /** The registered name involved (becomes {@link PresenceError.ownerName}). */
   name?: string
+  /** The node involved. */
   node?: string
 }
 

@@ -3,7 +3,9 @@ import type { Meta, Origin, PresenceState } from './types.js'
 
 /** A presence that joined or left a topic. */
 export interface PresenceEvent<M extends object = Meta> {
+  /** The topic the entry is in. */
   topic: string
+  /** The key the entry is for (usually a user id). */
   key: string
   /** The node that holds the entry. */
   node: string
@@ -13,6 +15,7 @@ export interface PresenceEvent<M extends object = Meta> {
   meta: Readonly<M>
   /** The ref of this version of the meta. */
   ref: string
+  /** Where the change came from. */
   origin: Origin
 }
 
@@ -30,33 +33,59 @@ export interface UpdateEvent<M extends object = Meta> extends PresenceEvent<M> {
  * new one, as Phoenix clients require.
  */
 export interface DiffEvent<M extends object = Meta> {
+  /** The topic that changed. */
   topic: string
+  /** The metas that joined, by key. */
   joins: PresenceState<M>
+  /** The metas that left, by key. */
   leaves: PresenceState<M>
+  /** Where the change came from. */
   origin: Origin
 }
 
 /** A node of the cluster as this node sees it. */
 export interface NodeEvent {
+  /** The node's id (`cluster.nodeId`). */
   node: string
+  /** The node's incarnation, random on every start of it. */
   incarnation: string
 }
 
 /** Two nodes held one name; `winner` keeps it on every node, `loser` gave it up. */
 export interface NameConflictEvent {
+  /** The name two nodes held. */
   name: string
-  winner: { node: string; owner: string }
-  loser: { node: string; owner: string }
+  /** The registration that keeps the name. */
+  winner: {
+    /** The node that keeps the name. */
+    node: string
+    /** The owner the name stands for there. */
+    owner: string
+  }
+  /** This node's registration, which was released. */
+  loser: {
+    /** This node. */
+    node: string
+    /** The owner the name stood for here. */
+    owner: string
+  }
 }
 
 /** The events of a Tracker, each listener typed. */
 export interface TrackerEvents<M extends object = Meta> {
+  /** An entry joined a topic; `origin` says whether here, on another node, or by takeover. */
   join: (event: PresenceEvent<M>) => void
+  /** An entry left a topic: untracked, its owner gone or timed out, or its node down. */
   leave: (event: PresenceEvent<M>) => void
+  /** An entry's meta was replaced: one event with the previous and the next meta. */
   update: (event: UpdateEvent<M>) => void
+  /** A topic changed, in Phoenix's `{ joins, leaves }` shape; once per topic per change. */
   diff: (event: DiffEvent<M>) => void
+  /** A node was first heard from, or came back after it was down. */
   nodeup: (event: NodeEvent) => void
+  /** A node went silent for `downPeriod`, said goodbye, or restarted as a new incarnation. */
   nodedown: (event: NodeEvent) => void
+  /** A name this node held was also held by another node, which keeps it. */
   name_conflict: (event: NameConflictEvent) => void
 }
 
@@ -75,6 +104,7 @@ export class GuardedEmitter<
   /** @internal Receives what a listener threw. */
   protected report(_event: string, _error: unknown): void {}
 
+  /** Adds a listener. One that throws is reported to the logger; the others still run. */
   override on<T extends EventEmitter.EventNames<Events>>(
     event: T,
     fn: EventEmitter.EventListener<Events, T>,
@@ -83,6 +113,7 @@ export class GuardedEmitter<
     return super.on(event, this.#guard(event, fn), context)
   }
 
+  /** The same as `on`. */
   override addListener<T extends EventEmitter.EventNames<Events>>(
     event: T,
     fn: EventEmitter.EventListener<Events, T>,
@@ -91,6 +122,7 @@ export class GuardedEmitter<
     return this.on(event, fn, context)
   }
 
+  /** Adds a listener that is removed after its first call; guarded as `on`. */
   override once<T extends EventEmitter.EventNames<Events>>(
     event: T,
     fn: EventEmitter.EventListener<Events, T>,
@@ -99,6 +131,10 @@ export class GuardedEmitter<
     return super.once(event, this.#guard(event, fn), context)
   }
 
+  /**
+   * Removes a listener added with `on`, `addListener` or `once`; without `fn`, every
+   * listener of the event.
+   */
   override off<T extends EventEmitter.EventNames<Events>>(
     event: T,
     fn?: EventEmitter.EventListener<Events, T>,
@@ -109,6 +145,7 @@ export class GuardedEmitter<
     return super.off(event, guarded ?? fn, context, once)
   }
 
+  /** The same as `off`. */
   override removeListener<T extends EventEmitter.EventNames<Events>>(
     event: T,
     fn?: EventEmitter.EventListener<Events, T>,

@@ -14,6 +14,7 @@ import { checkId, checkOwnerId } from './validation.js'
 
 /** A name to act through, and optionally on whose behalf (checked by `canWrite`). */
 export interface NameTarget {
+  /** The registered name. */
   name: string
   /** The owner on whose behalf the write is made; required when `canWrite` is set. */
   as?: string
@@ -21,7 +22,9 @@ export interface NameTarget {
 
 /** Where a name lives: the node that holds it and the owner it stands for there. */
 export interface NameLocation {
+  /** The node that holds the name. */
   node: string
+  /** The owner id the name stands for on that node. */
   owner: string
 }
 
@@ -31,7 +34,17 @@ export interface CreateNameOptions {
    * Release the name (and its entries) once no entry of an ordinary owner has been left
    * in this topic for `graceMs` (default 0: within the call that removed the last one).
    */
-  releaseWhenAlone?: string | { topic: string; graceMs?: number }
+  releaseWhenAlone?:
+    | string
+    | {
+        /** The topic whose emptiness releases the name. */
+        topic: string
+        /**
+         * How long the topic must stay without an ordinary entry, in ms.
+         * @default 0
+         */
+        graceMs?: number
+      }
 }
 
 /** Options of {@link Names.update}. */

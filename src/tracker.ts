@@ -25,10 +25,13 @@ export type MetaUpdate<M extends object> = M | ((prev: Readonly<M>) => M)
 
 /** One entry of a key, as {@link Tracker.get} returns it. */
 export interface PresenceInfo<M extends object = Meta> {
+  /** The node that holds the entry. */
   node: string
+  /** The owner on that node (a connection id, or a standalone name's owner id). */
   owner: string
   /** Frozen. */
   meta: Readonly<M>
+  /** The ref of this version of the meta (its `phx_ref`). */
   ref: string
 }
 

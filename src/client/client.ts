@@ -16,7 +16,10 @@ export type PresenceCount = PresenceCountMessage['payload']
 
 /** A topic's presences, as {@link PresenceClient.state} hands them out: look, don't touch. */
 export type ReadonlyPresenceState<M extends object = Meta> = {
-  readonly [key: string]: { readonly metas: readonly Readonly<WireMeta<M>>[] }
+  readonly [key: string]: {
+    /** One meta per entry of the key. */
+    readonly metas: readonly Readonly<WireMeta<M>>[]
+  }
 }
 
 /** What an `error` listener is told besides the error itself. */

@@ -14,6 +14,7 @@
  * ```
  *
  * @packageDocumentation
+ * @module rollcall/client
  */
 export { PresenceError, type PresenceErrorCode } from '../errors.js'
 export type {

@@ -4,6 +4,7 @@
  * holds the interface, the options, the wire format, and an in-memory transport.
  *
  * @packageDocumentation
+ * @module rollcall/cluster
  */
 
 export {

@@ -74,9 +74,11 @@ export interface ClusterOptions {
   random?: () => number
 }
 
-/** What {@link Tracker.nodes} tells of each node. */
+/** What {@link rollcall!Tracker.nodes} tells of each node. */
 export interface NodeInfo {
+  /** The node's id. */
   node: string
+  /** The node's incarnation, random on every start of it. */
   incarnation: string
   /** `self` for this node. */
   status: 'self' | 'up' | 'down'
