@@ -165,7 +165,7 @@ export class ReplicatedSet<M extends object = Meta> {
     const clock = this.#tick()
     const entry = new Entry<M>(this.self, clock, topic, key, owner, meta, prev)
     this.#store(entry)
-    this.#pending.push(entry)
+    this.#addPending(entry)
     return entry
   }
 
@@ -188,7 +188,7 @@ export class ReplicatedSet<M extends object = Meta> {
       entry.clock,
     )
     this.#store(next)
-    this.#pending.push(next)
+    this.#addPending(next)
     return next
   }
 
@@ -202,8 +202,22 @@ export class ReplicatedSet<M extends object = Meta> {
     const clock = this.#tick()
     const registration = new Registration(this.self, clock, name, owner, standalone, release)
     this.#store(registration)
-    this.#pending.push(registration)
+    this.#addPending(registration)
     return registration
+  }
+
+  /**
+   * Remembers an own element for the next delta. Without a cluster nobody takes deltas, so
+   * removed elements are dropped now and then: the list stays within twice the live own
+   * elements instead of growing with every change.
+   */
+  #addPending(element: Element<M>): void {
+    const pending = this.#pending
+    pending.push(element)
+    const live = this.#storeOf(this.self).elements.size
+    if (pending.length > 1024 && pending.length > 2 * live) {
+      this.#pending = pending.filter((each) => this.#isAlive(each))
+    }
   }
 
   #tick(): number {
