@@ -1,3 +1,5 @@
+import v8 from 'node:v8'
+import vm from 'node:vm'
 import { describe, expect, it } from 'vitest'
 import { ReplicaContext } from '../../src/state/context.js'
 import { Entry, refOf, replicaOf, STANDALONE_PREFIX } from '../../src/state/index.js'
@@ -194,6 +196,41 @@ describe('ReplicatedSet, deltas and merge', () => {
       release: { topic: 'room', graceMs: 500 },
     })
     expect(elementsOf(b, a.self)).toEqual(elementsOf(a, a.self))
+  })
+})
+
+describe('ReplicatedSet, memory', () => {
+  function forceGc(): () => void {
+    v8.setFlagsFromString('--expose-gc')
+    return vm.runInNewContext('gc') as () => void
+  }
+
+  it('a set whose deltas nobody takes does not grow with every change', () => {
+    const gc = forceGc()
+    const set = makeSet('a')
+    const churn = (times: number) => {
+      for (let i = 0; i < times; i++) set.remove(set.add('room', 'alice', 's1', { i }))
+    }
+    churn(20_000)
+    gc()
+    const before = process.memoryUsage().heapUsed
+    churn(200_000)
+    gc()
+    const grown = process.memoryUsage().heapUsed - before
+    // Each change kept would cost well over 50 bytes: 200,000 of them over 10 MB.
+    expect(grown).toBeLessThan(4_000_000)
+  })
+
+  it('a delta taken after much churn still holds every live element', () => {
+    const a = makeSet('a')
+    const b = makeSet('b')
+    for (let i = 0; i < 5000; i++) {
+      const entry = a.add('room', `k${i % 50}`, `s${i}`, { i })
+      if (i % 7 !== 0) a.remove(entry)
+    }
+    b.merge(a.takeDelta()!)
+    expect(picture(b)).toEqual(picture(a, b.self))
+    expect(b.topic('room')!.size).toBe(Math.ceil(5000 / 7))
   })
 })
 
