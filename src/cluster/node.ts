@@ -346,7 +346,13 @@ export class ClusterNode<M extends object = Meta> {
       return false
     }
     if (envelope.to !== undefined && envelope.to !== self.node) return false
-    return !this.#departed.has(replicaOf(envelope.from, envelope.inc).id)
+    const replicaId = replicaOf(envelope.from, envelope.inc).id
+    if (!this.#departed.has(replicaId)) return true
+    // A late message of a dead incarnation can overtake the hello of the live one and
+    // replace it here. Once the replacement has gone silent, whoever still speaks is live.
+    if (this.#peers.get(envelope.from)?.status !== 'down') return false
+    this.#departed.delete(replicaId)
+    return true
   }
 
   #warnDuplicate(incarnation: string): void {
