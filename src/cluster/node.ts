@@ -8,8 +8,10 @@ import type { TrackerInternals } from '../tracker.js'
 import type { Meta } from '../types.js'
 import { decode, type Envelope, encode, PROTOCOL_VERSION } from './codec.js'
 import {
+  type CallBody,
   type GoodbyeBody,
   type HandoverName,
+  type HeartbeatBody,
   type ParseLimits,
   parseCall,
   parseGoodbye,
@@ -19,6 +21,7 @@ import {
   parseTransferRequest,
   type ReplyBody,
   type SectionBody,
+  type TransferRequestBody,
 } from './messages.js'
 import { CLUSTER_DEFAULTS, type ClusterOptions, type NodeInfo } from './options.js'
 
@@ -50,7 +53,9 @@ interface PendingCall {
 
 type Resolved = Required<Omit<ClusterOptions, 'secret' | 'nodeId'>> & Pick<ClusterOptions, 'secret'>
 
-type Handler = (peer: Peer, body: unknown) => void
+type Handler = (envelope: Envelope) => void
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string }
 
 /**
  * @internal One node of a cluster: sends the tracker's deltas promptly, heartbeats for
@@ -83,15 +88,25 @@ export class ClusterNode<M extends object = Meta> {
     this.#options = resolveOptions(options)
     this.#names = names
     this.#limits = { maxId: core.maxId, maxMetaBytes: core.maxMetaBytes }
+    const limits = this.#limits
+    const section = (body: unknown) => parseSection<M>(body, limits)
     this.#handlers = {
-      hello: (peer, body) => this.#onHello(peer, body),
-      heartbeat: (peer, body) => this.#onHeartbeat(peer, body),
-      delta: (peer, body) => this.#onSection(peer, body, 'delta'),
-      transfer: (peer, body) => this.#onSection(peer, body, 'transfer'),
-      transfer_req: (peer, body) => this.#onTransferRequest(peer, body),
-      goodbye: (peer, body) => this.#onGoodbye(peer, body),
-      call: (peer, body) => this.#onCall(peer, body),
-      reply: (peer, body) => this.#onReply(peer, body),
+      hello: this.#checked(parseHeartbeat, (peer, body) => this.#onHello(peer, body)),
+      heartbeat: this.#checked(parseHeartbeat, (peer, body) => this.#onHeartbeat(peer, body)),
+      delta: this.#checked(section, (peer, body) => this.#onSection(peer, body, 'delta')),
+      transfer: this.#checked(section, (peer, body) => this.#onSection(peer, body, 'transfer')),
+      transfer_req: this.#checked(parseTransferRequest, (peer, body) =>
+        this.#onTransferRequest(peer, body),
+      ),
+      goodbye: this.#checked(
+        (body) => parseGoodbye(body, limits),
+        (peer, body) => this.#onGoodbye(peer, body),
+      ),
+      call: this.#checked(
+        (body) => parseCall(body, limits),
+        (peer, body) => this.#onCall(peer, body),
+      ),
+      reply: this.#checked(parseReply, (peer, body) => this.#onReply(peer, body)),
     }
     names?.setForwarder({ call: (node, call) => this.#forward(node, call) })
   }
@@ -324,7 +339,7 @@ export class ClusterNode<M extends object = Meta> {
       return
     }
     const envelope = result.envelope
-    if (!this.#isForUs(envelope) || this.#lateGoodbye(envelope)) return
+    if (!this.#isForUs(envelope)) return
     const handler = Object.hasOwn(this.#handlers, envelope.type)
       ? this.#handlers[envelope.type]
       : undefined
@@ -333,7 +348,7 @@ export class ClusterNode<M extends object = Meta> {
       return
     }
     try {
-      handler(this.#peerOf(envelope.from, envelope.inc), envelope.body)
+      handler(envelope)
     } catch (error) {
       this.#core.log('error', 'a cluster message could not be handled', { error })
     }
@@ -352,20 +367,6 @@ export class ClusterNode<M extends object = Meta> {
     // replace it here. Once the replacement has gone silent, whoever still speaks is live.
     if (this.#peers.get(envelope.from)?.status !== 'down') return false
     this.#departed.delete(replicaId)
-    return true
-  }
-
-  /**
-   * A goodbye of another incarnation than the one this node knows of that nodeId: the
-   * known one is live or will be found down, so only the one saying goodbye goes. Letting
-   * it replace the known one would shut a live successor out (its hello came first).
-   */
-  #lateGoodbye(envelope: Envelope): boolean {
-    const peer = this.#peers.get(envelope.from)
-    if (envelope.type !== 'goodbye' || !peer || peer.incarnation === envelope.inc) return false
-    const replicaId = replicaOf(envelope.from, envelope.inc).id
-    this.#departed.set(replicaId, this.#core.clock.now())
-    this.#purge(replicaId)
     return true
   }
 
@@ -409,35 +410,20 @@ export class ClusterNode<M extends object = Meta> {
     }
   }
 
-  #onHello(peer: Peer, body: unknown): void {
-    const hello = parseHeartbeat(body)
-    if (!hello.ok) {
-      this.#drop(peer, hello.reason)
-      return
-    }
-    peer.announced = Math.max(peer.announced, hello.value.clock)
+  #onHello(peer: Peer, hello: HeartbeatBody): void {
+    peer.announced = Math.max(peer.announced, hello.clock)
     const section = this.#core.set().deltaSince(0)
     if (section) this.#publishSection(`node:${peer.node}`, 'transfer', section, peer.node)
     this.#askIfBehind(peer, true)
   }
 
-  #onHeartbeat(peer: Peer, body: unknown): void {
-    const heartbeat = parseHeartbeat(body)
-    if (!heartbeat.ok) {
-      this.#drop(peer, heartbeat.reason)
-      return
-    }
-    peer.announced = Math.max(peer.announced, heartbeat.value.clock)
+  #onHeartbeat(peer: Peer, heartbeat: HeartbeatBody): void {
+    peer.announced = Math.max(peer.announced, heartbeat.clock)
     this.#askIfBehind(peer, false)
   }
 
-  #onSection(peer: Peer, body: unknown, type: 'delta' | 'transfer'): void {
-    const parsed = parseSection<M>(body, this.#limits)
-    if (!parsed.ok) {
-      this.#drop(peer, parsed.reason)
-      return
-    }
-    const section = { ...parsed.value, node: peer.node, incarnation: peer.incarnation }
+  #onSection(peer: Peer, body: SectionBody<M>, type: 'delta' | 'transfer'): void {
+    const section = { ...body, node: peer.node, incarnation: peer.incarnation }
     const changes = this.#core.set().merge(section)
     peer.announced = Math.max(peer.announced, section.to)
     this.#applyRemote(changes)
@@ -447,19 +433,26 @@ export class ClusterNode<M extends object = Meta> {
     this.#checkReady()
   }
 
-  #onTransferRequest(peer: Peer, body: unknown): void {
-    const request = parseTransferRequest(body)
-    if (!request.ok) {
-      this.#drop(peer, request.reason)
-      return
-    }
+  #onTransferRequest(peer: Peer, request: TransferRequestBody): void {
     this.#flush()
-    const section = this.#core.set().deltaSince(request.value.since)
+    const section = this.#core.set().deltaSince(request.since)
     if (section) this.#publishSection(`node:${peer.node}`, 'transfer', section, peer.node)
   }
 
-  #drop(peer: Peer, reason: string): void {
-    this.#core.log('warn', 'dropped a malformed cluster message', { node: peer.node, reason })
+  /**
+   * A handler that checks the body first: a malformed message is dropped before it can
+   * make, revive or replace a peer.
+   */
+  #checked<T>(parse: (body: unknown) => Parsed<T>, handle: (peer: Peer, body: T) => void): Handler {
+    return (envelope) => {
+      const parsed = parse(envelope.body)
+      if (!parsed.ok) {
+        const data = { node: envelope.from, reason: parsed.reason }
+        this.#core.log('warn', 'dropped a malformed cluster message', data)
+        return
+      }
+      handle(this.#peerOf(envelope.from, envelope.inc), parsed.value)
+    }
   }
 
   // ---- transfers ----------------------------------------------------------------------
@@ -559,13 +552,8 @@ export class ClusterNode<M extends object = Meta> {
     })
   }
 
-  #onCall(peer: Peer, body: unknown): void {
-    const parsed = parseCall(body, this.#limits)
-    if (!parsed.ok) {
-      this.#drop(peer, parsed.reason)
-      return
-    }
-    const { id, call } = parsed.value
+  #onCall(peer: Peer, body: CallBody): void {
+    const { id, call } = body
     let reply: ReplyBody
     try {
       if (!this.#names) throw new PresenceError('names_disabled', 'Names are off on this node.')
@@ -581,13 +569,7 @@ export class ClusterNode<M extends object = Meta> {
     this.#publish(`node:${peer.node}`, 'reply', reply, peer.node)
   }
 
-  #onReply(peer: Peer, body: unknown): void {
-    const parsed = parseReply(body)
-    if (!parsed.ok) {
-      this.#drop(peer, parsed.reason)
-      return
-    }
-    const reply = parsed.value
+  #onReply(peer: Peer, reply: ReplyBody): void {
     const pending = this.#calls.get(reply.id)
     if (!pending || pending.node !== peer.node) return
     if (!reply.ok) {
@@ -670,13 +652,7 @@ export class ClusterNode<M extends object = Meta> {
     }
   }
 
-  #onGoodbye(peer: Peer, body: unknown): void {
-    const parsed = parseGoodbye(body, this.#limits)
-    if (!parsed.ok) {
-      this.#drop(peer, parsed.reason)
-      return
-    }
-    const goodbye = parsed.value
+  #onGoodbye(peer: Peer, goodbye: GoodbyeBody): void {
     this.#peers.delete(peer.node)
     this.#clearAsk(peer)
     this.#departed.set(peer.replicaId, this.#core.clock.now())
