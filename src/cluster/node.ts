@@ -339,7 +339,7 @@ export class ClusterNode<M extends object = Meta> {
       return
     }
     const envelope = result.envelope
-    if (!this.#isForUs(envelope)) return
+    if (!this.#isForUs(envelope) || this.#lateGoodbye(envelope)) return
     const handler = Object.hasOwn(this.#handlers, envelope.type)
       ? this.#handlers[envelope.type]
       : undefined
@@ -367,6 +367,20 @@ export class ClusterNode<M extends object = Meta> {
     // replace it here. Once the replacement has gone silent, whoever still speaks is live.
     if (this.#peers.get(envelope.from)?.status !== 'down') return false
     this.#departed.delete(replicaId)
+    return true
+  }
+
+  /**
+   * A goodbye of another incarnation than the one this node knows of that nodeId: the
+   * known one is live or will be found down, so only the one saying goodbye goes. Letting
+   * it replace the known one would shut a live successor out (its hello came first).
+   */
+  #lateGoodbye(envelope: Envelope): boolean {
+    const peer = this.#peers.get(envelope.from)
+    if (envelope.type !== 'goodbye' || !peer || peer.incarnation === envelope.inc) return false
+    const replicaId = replicaOf(envelope.from, envelope.inc).id
+    this.#departed.set(replicaId, this.#core.clock.now())
+    this.#purge(replicaId)
     return true
   }
 
