@@ -80,16 +80,20 @@ export function parseSection<M extends object>(
     return fail('section: bad extra dots')
   }
   if (!Array.isArray(entries) || !Array.isArray(names)) return fail('section: no elements')
+  // A dot given twice would store one element over the other while indexing both.
+  const dots = new Set<number>()
   const parsedEntries: EntryData<M>[] = []
   for (const item of entries) {
     const entry = parseEntry<M>(item, from, to, limits)
     if (!entry) return fail('section: bad entry')
+    if (dots.size === dots.add(entry[0]).size) return fail('section: a dot given twice')
     parsedEntries.push(entry)
   }
   const parsedNames: NameData[] = []
   for (const item of names) {
     const name = parseName(item, from, to, limits)
     if (!name) return fail('section: bad name')
+    if (dots.size === dots.add(name[0]).size) return fail('section: a dot given twice')
     parsedNames.push(name)
   }
   const value = { from, to, extra: extra as number[], entries: parsedEntries, names: parsedNames }
