@@ -378,6 +378,7 @@ export class ClusterNode<M extends object = Meta> {
   #lateGoodbye(envelope: Envelope): boolean {
     const peer = this.#peers.get(envelope.from)
     if (envelope.type !== 'goodbye' || !peer || peer.incarnation === envelope.inc) return false
+    if (!parseGoodbye(envelope.body, this.#limits).ok) return false
     const replicaId = replicaOf(envelope.from, envelope.inc).id
     this.#departed.set(replicaId, this.#core.clock.now())
     this.#purge(replicaId)
