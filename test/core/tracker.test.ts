@@ -1,7 +1,9 @@
 import { describe, expect, it, vi } from 'vitest'
 import { PresenceError } from '../../src/errors.js'
 import type { DiffEvent, PresenceEvent, UpdateEvent } from '../../src/events.js'
-import { expectError, refsOf, setup, snapshot, type TestMeta } from './helpers.js'
+import { ManualClock, MemoryNetwork } from '../../src/testing/index.js'
+import { Tracker } from '../../src/tracker.js'
+import { expectError, record, refsOf, setup, snapshot, type TestMeta } from './helpers.js'
 
 describe('track', () => {
   it('returns the ref that list and get then show', () => {
@@ -392,5 +394,43 @@ describe('errors', () => {
     expect(error).toBeInstanceOf(Error)
     expect(error).toBeInstanceOf(PresenceError)
     expect(error.name).toBe('PresenceError')
+  })
+})
+
+describe('entries of another node', () => {
+  async function pair() {
+    const clock = new ManualClock()
+    const network = new MemoryNetwork()
+    const make = (nodeId: string) =>
+      new Tracker<TestMeta>({ clock, cluster: { transport: network.transport(nodeId), nodeId } })
+    const a = make('a')
+    const b = make('b')
+    await clock.advance(2000)
+    return { clock, a, b, close: () => Promise.all([a.close(), b.close()]) }
+  }
+
+  it('arrive with origin remote, and are nopresence here even for the same owner id', async () => {
+    const { clock, a, b, close } = await pair()
+    const events = record(b)
+    const ref = a.track('s1', 'r', 'alice', { status: 'online' })
+    await clock.advance(10)
+
+    expect(events.map((e) => `${e.event}:${e.payload.origin}`)).toEqual([
+      'join:remote',
+      'diff:remote',
+    ])
+    expect(b.get('r', 'alice')).toEqual([
+      { node: 'a', owner: 's1', meta: { status: 'online' }, ref },
+    ])
+    const before = snapshot(b)
+    expectError(() => b.update('s1', 'r', 'alice', { status: 'hacked' }), 'nopresence')
+    b.untrack('s1', 'r', 'alice')
+    b.untrackAll('s1')
+    expect(snapshot(b)).toEqual(before)
+    expect(b.list('r').alice!.metas).toEqual([{ status: 'online', phx_ref: ref }])
+
+    b.track('s1', 'r', 'alice', { status: 'here too' })
+    expect(b.count('r')).toBe(2)
+    await close()
   })
 })
