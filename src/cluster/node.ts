@@ -573,7 +573,6 @@ export class ClusterNode<M extends object = Meta> {
     try {
       if (!this.#names) throw new PresenceError('names_disabled', 'Names are off on this node.')
       const ref = this.#names.perform(call) ?? null
-      this.#flush()
       reply = { id, ok: true, ref, clock: this.#core.set().clock }
     } catch (error) {
       const failure = error instanceof PresenceError ? error : undefined
@@ -581,6 +580,9 @@ export class ClusterNode<M extends object = Meta> {
       const message = failure?.message ?? String(error)
       reply = { id, ok: false, code, message }
     }
+    // The changes an answer rests on go out before it, failures too: a caller told
+    // `stale` then reads the write that made it stale before it tries again.
+    this.#flush()
     this.#publish(`node:${peer.node}`, 'reply', reply, peer.node)
   }
 
