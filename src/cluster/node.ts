@@ -597,6 +597,8 @@ export class ClusterNode<M extends object = Meta> {
     }
     pending.awaitClock = reply.clock
     pending.ref = reply.ref ?? undefined
+    // The holder is at least this far: when its delta is lost, the ask below goes at once.
+    peer.announced = Math.max(peer.announced, reply.clock)
     this.#settleCalls(peer)
     if (this.#calls.has(reply.id)) this.#askIfBehind(peer, true)
   }
