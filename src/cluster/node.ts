@@ -466,8 +466,31 @@ export class ClusterNode<M extends object = Meta> {
         this.#core.log('warn', 'dropped a malformed cluster message', data)
         return
       }
+      const refused = this.#refusedSender(envelope.from, envelope.inc)
+      if (refused) {
+        const data = { node: envelope.from, incarnation: envelope.inc, reason: refused }
+        this.#core.log('warn', 'dropped a cluster message from an impossible sender', data)
+        return
+      }
       handle(this.#peerOf(envelope.from, envelope.inc), parsed.value)
     }
+  }
+
+  /**
+   * Why a sender cannot be a peer, if it cannot: its node id or incarnation is not an id
+   * (as a Tracker checks its own), or another node already goes by its incarnation. Refs
+   * are made of the incarnation and a clock, so that node's refs would be minted twice.
+   */
+  #refusedSender(node: string, incarnation: string): string | undefined {
+    if (this.#peers.get(node)?.incarnation === incarnation) return undefined
+    const maxId = this.#limits.maxId
+    if (node.length === 0 || node.length > maxId) return 'bad node id'
+    if (incarnation.length === 0 || incarnation.length > maxId) return 'bad incarnation'
+    if (incarnation === this.#self.incarnation) return 'incarnation of this node'
+    for (const peer of this.#peers.values()) {
+      if (peer.incarnation === incarnation) return `incarnation of node "${peer.node}"`
+    }
+    return undefined
   }
 
   // ---- transfers ----------------------------------------------------------------------
