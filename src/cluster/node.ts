@@ -28,6 +28,13 @@ import { CLUSTER_DEFAULTS, type ClusterOptions, type NodeInfo } from './options.
 /** Changes waiting beyond this many go out at once instead of after `batchDelayMs`. */
 const FLUSH_AT_CHANGES = 2_048
 
+/**
+ * The most clocks a section may span when it starts beyond a gap in what this node has of
+ * its sender: those clocks are kept one by one until the gap closes, so a larger one is
+ * refused and left to the transfer that the next heartbeat asks for.
+ */
+const MAX_GAP_SPAN = 65_536
+
 interface Peer {
   node: string
   incarnation: string
@@ -89,7 +96,7 @@ export class ClusterNode<M extends object = Meta> {
     this.#names = names
     this.#limits = { maxId: core.maxId, maxMetaBytes: core.maxMetaBytes }
     const limits = this.#limits
-    const section = (body: unknown) => parseSection<M>(body, limits)
+    const section = (body: unknown, envelope: Envelope) => this.#parseSection(body, envelope)
     this.#handlers = {
       hello: this.#checked(parseHeartbeat, (peer, body) => this.#onHello(peer, body)),
       heartbeat: this.#checked(parseHeartbeat, (peer, body) => this.#onHeartbeat(peer, body)),
@@ -458,9 +465,12 @@ export class ClusterNode<M extends object = Meta> {
    * A handler that checks the body first: a malformed message is dropped before it can
    * make, revive or replace a peer.
    */
-  #checked<T>(parse: (body: unknown) => Parsed<T>, handle: (peer: Peer, body: T) => void): Handler {
+  #checked<T>(
+    parse: (body: unknown, envelope: Envelope) => Parsed<T>,
+    handle: (peer: Peer, body: T) => void,
+  ): Handler {
     return (envelope) => {
-      const parsed = parse(envelope.body)
+      const parsed = parse(envelope.body, envelope)
       if (!parsed.ok) {
         const data = { node: envelope.from, reason: parsed.reason }
         this.#core.log('warn', 'dropped a malformed cluster message', data)
@@ -474,6 +484,15 @@ export class ClusterNode<M extends object = Meta> {
       }
       handle(this.#peerOf(envelope.from, envelope.inc), parsed.value)
     }
+  }
+
+  #parseSection(body: unknown, envelope: Envelope): Parsed<SectionBody<M>> {
+    const parsed = parseSection<M>(body, this.#limits)
+    if (!parsed.ok) return parsed
+    const { from, to } = parsed.value
+    const known = this.#core.set().versionOf(replicaOf(envelope.from, envelope.inc).id)
+    if (from <= known || to - from <= MAX_GAP_SPAN) return parsed
+    return { ok: false, reason: `section: ${to - from} clocks beyond a gap at ${known}` }
   }
 
   /**
