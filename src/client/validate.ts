@@ -38,6 +38,8 @@ function checkPresence(presence: unknown, path: string): Problem {
   if (!isDict(presence)) return `${path} should be { metas: [...] }, ${got(presence)}`
   const metas = own(presence, 'metas')
   if (!Array.isArray(metas)) return `${path}.metas should be an array, ${got(metas)}`
+  // A key without metas is absent: kept, it would be a presence of nobody.
+  if (metas.length === 0) return `${path}.metas should hold at least one meta, got none`
   for (let i = 0; i < metas.length; i++) {
     const problem = checkMeta(metas[i], `${path}.metas[${i}]`)
     if (problem) return problem
