@@ -174,10 +174,14 @@ export class ReplicatedSet<M extends object = Meta> {
     this.#removeOwn(element, this.#tick())
   }
 
-  /** Replaces an own entry with a new version at a new dot, in one change. */
+  /**
+   * Replaces an own entry with a new version at a new dot, in one change. The new version
+   * is indexed before the old one goes, so that the key, owner and topic indexes are not
+   * emptied and rebuilt on every update.
+   */
   replace(entry: Entry<M>, meta: Readonly<M>): Entry<M> {
+    if (entry.replica !== this.self) throw new Error('only own elements can be replaced')
     const clock = this.#tick()
-    this.#removeOwn(entry, clock)
     const next = new Entry<M>(
       this.self,
       clock,
@@ -189,6 +193,7 @@ export class ReplicatedSet<M extends object = Meta> {
     )
     this.#store(next)
     this.#addPending(next)
+    this.#removeOwn(entry, clock)
     return next
   }
 
