@@ -94,6 +94,17 @@ describe('update', () => {
     ])
   })
 
+  it('keeps the key in its place in list and the topic in its place in topics', () => {
+    const { tracker } = setup()
+    tracker.track('s1', 'r', 'alice', {})
+    tracker.track('s2', 'r', 'bob', {})
+    tracker.track('s1', 'q', 'carol', {})
+    tracker.update('s1', 'r', 'alice', { n: 1 })
+    tracker.update('s1', 'q', 'carol', { n: 1 })
+    expect(Object.keys(tracker.list('r'))).toEqual(['alice', 'bob'])
+    expect(tracker.topics()).toEqual(['r', 'q'])
+  })
+
   it('of an entry another owner tracks throws nopresence and changes nothing', () => {
     const { tracker, events } = setup()
     tracker.track('s1', 'room:1', 'alice', { status: 'online' })
