@@ -199,7 +199,8 @@ class Subscription<M extends object> {
   #emit(event: 'presence_state' | 'presence_diff', parts: Entry<M>[][]): void {
     const left = parts[1]
     const leftRefs = left ? new Set(left.map((entry) => entry.ref)) : undefined
-    const states = parts.map((entries) => stateOf(entries, leftRefs))
+    // Only joins lose a phx_ref_prev the leaves do not hold; leaves go out as they were sent.
+    const states = parts.map((entries, i) => stateOf(entries, i === 0 ? leftRefs : undefined))
     const fetch = this.options.fetch
     if (!fetch) {
       this.deliver(messageOf(event, states))
