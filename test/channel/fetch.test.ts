@@ -37,6 +37,21 @@ describe('fetch', () => {
     })
   })
 
+  it('sends the same metas as a subscriber without fetch, phx_ref_prev of leaves too', () => {
+    const { tracker } = setup()
+    const plain = recorder()
+    const fetched = recorder()
+    tracker.subscribe('r', plain.send)
+    tracker.subscribe('r', fetched.send, { fetch: (_topic, presences) => enrich(presences) })
+    tracker.track('s1', 'r', 'bob', { n: 0 })
+    tracker.update('s1', 'r', 'bob', { n: 1 })
+    tracker.update('s1', 'r', 'bob', { n: 2 })
+    expect(fetched.messages.map(strip)).toEqual(plain.messages)
+    expect(plain.messages.at(-1)).toMatchObject({
+      payload: { leaves: { bob: { metas: [{ n: 1, phx_ref_prev: expect.any(String) }] } } },
+    })
+  })
+
   it('async, with random delays, keeps the order of the messages', async () => {
     await fc.assert(
       fc.asyncProperty(
