@@ -67,8 +67,13 @@ function baselineRate(): number {
 /** Runs the channel benchmark: rollcall's fan-out beside the baseline's, from this run. */
 export async function run(): Promise<BenchRow[]> {
   const before = delivered
-  const value = rollcallRate()
-  const baseline = baselineRate()
+  let value = 0
+  let baseline = 0
+  // In turns, best of three each: a shared machine's load changes from second to second.
+  for (let round = 0; round < 3; round++) {
+    value = Math.max(value, rollcallRate())
+    baseline = Math.max(baseline, baselineRate())
+  }
   if (delivered === before) throw new Error('no message was delivered')
   return [
     {
