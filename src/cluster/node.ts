@@ -292,7 +292,7 @@ export class ClusterNode<M extends object = Meta> {
     peer.status = 'down'
     this.#clearAsk(peer)
     const hidden = this.#core.set().hide(peer.replicaId)
-    const adopted = this.#takeOverFrom(peer)
+    const adopted = this.#adopt(this.#namesToTakeOver(peer))
     this.#commitMoved(hidden, adopted, 'takeover')
     this.#core.emit('nodedown', { node: peer.node, incarnation: peer.incarnation })
     this.#failCalls(
@@ -426,10 +426,15 @@ export class ClusterNode<M extends object = Meta> {
     this.#peers.delete(peer.node)
     this.#clearAsk(peer)
     this.#departed.set(peer.replicaId, this.#core.clock.now())
-    this.#purge(peer.replicaId)
-    if (peer.status === 'up') {
-      this.#core.emit('nodedown', { node: peer.node, incarnation: peer.incarnation })
+    if (peer.status === 'down') {
+      this.#purge(peer.replicaId)
+      return
     }
+    // Its standalone names outlive it, as they outlive a node that goes down.
+    const names = this.#namesToTakeOver(peer)
+    const purged = this.#core.set().purge(peer.replicaId)
+    this.#commitMoved(purged, this.#adopt(names), 'takeover')
+    this.#core.emit('nodedown', { node: peer.node, incarnation: peer.incarnation })
   }
 
   #onHello(peer: Peer, hello: HeartbeatBody): void {
@@ -749,15 +754,18 @@ export class ClusterNode<M extends object = Meta> {
     return adopted
   }
 
-  /** Takes over the standalone names of a node that went down, if this node ranks first. */
-  #takeOverFrom(peer: Peer): Entry<M>[] {
+  /**
+   * The standalone names of a node that went down or was replaced, with their last
+   * replicated entries, when this node ranks first among the live others to take them.
+   */
+  #namesToTakeOver(peer: Peer): HandoverName[] {
     if (!this.#names || this.#successor(true) !== this.#self.node) return []
     const names: HandoverName[] = []
     for (const element of this.#core.set().elementsOf(peer.replicaId) ?? []) {
       if (!('standalone' in element) || !element.standalone) continue
       names.push(this.#hiddenHandover(peer.replicaId, element))
     }
-    return this.#adopt(names)
+    return names
   }
 
   #hiddenHandover(replicaId: string, registration: Registration): HandoverName {
