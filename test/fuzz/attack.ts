@@ -1,19 +1,21 @@
 /**
- * Hostile cluster traffic fed to a live node: random bytes, well-formed envelopes with
- * random or deliberately broken bodies of every type, signed and not, and mutations of
- * real messages captured from a second node. Whatever comes, nothing is thrown out of
- * rollcall, every refused message is logged, a refused message changes nothing (the node
- * ends up exactly as a reference node that was sent only the accepted ones), its own
- * connections' entries are never touched, and its state stays whole and writable.
+ * The harness of the cluster fuzz suites: a live node (the victim) and a reference node
+ * on one manual clock, each on its own in-memory network, and the shots fired at them.
+ *
+ * Whatever comes, nothing may be thrown out of rollcall, every refused message must be
+ * logged, and a refused message must change nothing: the victim must end up as the
+ * reference, which is sent only what the victim took. Its own connections' entries must
+ * be untouched, its state whole and writable, and once every node it knows said goodbye,
+ * nothing of theirs may be left.
  */
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll } from 'vitest'
 import { decode, type Envelope, encode, PROTOCOL_VERSION } from '../../src/cluster/codec.js'
 import type { Meta } from '../../src/index.js'
 import { ManualClock, MemoryNetwork, type MemoryTransport } from '../../src/testing/index.js'
 import { Tracker } from '../../src/tracker.js'
-import { captureCorpus, PERIODS, setUpVictim } from './corpus.js'
-import { check, checkTracker, checkWritable, entriesOf, runs } from './support.js'
+import { PERIODS, setUpVictim } from './corpus.js'
+import { check, checkTracker, checkWritable, entriesOf } from './support.js'
 import {
   breakers,
   byteMutation,
@@ -30,21 +32,21 @@ import {
   wireValue,
 } from './wire.js'
 
-const SECRET = 's3cret'
+export const SECRET = 's3cret'
 
 /** What a shot must do: be accepted, be refused, or either (the reference decides). */
 type Expect = 'accept' | 'drop' | 'any'
 
 /** One message to fire at the node, built once the run's secret is known. */
 type Build = (secret: string | undefined) => { bytes: Uint8Array; expect: Expect } | undefined
-type Shot = Build & { [fc.toStringMethod]?: () => string }
+export type Shot = Build & { [fc.toStringMethod]?: () => string }
 
 /** Names a shot after what it was made of, for fast-check's counterexamples. */
-function shot(parts: unknown, build: Build): Shot {
+export function shot(parts: unknown, build: Build): Shot {
   return Object.assign(build, { [fc.toStringMethod]: () => fc.stringify(parts) })
 }
 
-interface Node {
+export interface Node {
   tracker: Tracker<Meta>
   logs: Array<{ level: string; message: string }>
   conflicts: string[]
@@ -56,18 +58,18 @@ const DROPPED = /^dropped a /
 const thrown: unknown[] = []
 const rejections: unknown[] = []
 const onRejection = (reason: unknown) => rejections.push(reason)
-let corpus: Envelope[] = []
+/** Records unhandled rejections while the calling suite runs: none may happen. */
+export function watchRejections(): void {
+  beforeAll(() => {
+    process.on('unhandledRejection', onRejection)
+  })
+  afterAll(() => {
+    process.off('unhandledRejection', onRejection)
+    check(rejections.length === 0, () => `unhandled rejections: ${rejections.join(', ')}`)
+  })
+}
 
-beforeAll(async () => {
-  process.on('unhandledRejection', onRejection)
-  corpus = await captureCorpus()
-})
-
-afterAll(() => {
-  process.off('unhandledRejection', onRejection)
-})
-
-function node(clock: ManualClock, secret: string | undefined): Node {
+export function node(clock: ManualClock, secret: string | undefined): Node {
   const network = new MemoryNetwork({ onError: (error) => thrown.push(error) })
   const logs: Node['logs'] = []
   const tracker = new Tracker<Meta>({
@@ -168,7 +170,7 @@ class Senders {
 }
 
 /** Fires the shots at a victim and at a reference that gets only what the victim took. */
-async function attack(shots: Shot[], secret: string | undefined): Promise<void> {
+export async function attack(shots: Shot[], secret: string | undefined): Promise<void> {
   const clock = new ManualClock()
   const victim = node(clock, secret)
   const reference = node(clock, secret)
@@ -298,7 +300,7 @@ function isHandled(envelope: Envelope): boolean {
   return envelope.from !== 'n1' && (envelope.to === undefined || envelope.to === 'n1')
 }
 
-const randomBytes: fc.Arbitrary<Shot> = fc
+export const randomBytes: fc.Arbitrary<Shot> = fc
   .oneof(
     fc.uint8Array({ maxLength: 80 }),
     fc
@@ -313,7 +315,7 @@ const typeOrUnknown = fc.oneof(
 )
 
 /** A well-formed envelope of any type with a random body. */
-const randomBody: fc.Arbitrary<Shot> = fc
+export const randomBody: fc.Arbitrary<Shot> = fc
   .tuple(typeOrUnknown, fc.oneof(wireValue, hostileValue, gapSection), signing)
   .chain(([type, body, how]) => envelopeOf(type, body).map((envelope) => ({ envelope, how })))
   .map(({ envelope, how }) =>
@@ -326,7 +328,7 @@ const randomBody: fc.Arbitrary<Shot> = fc
 const typeArb = fc.constantFrom<MessageType>(...TYPES)
 
 /** A body valid by construction (accepted), or one broken on purpose (refused). */
-const constructedBody: fc.Arbitrary<Shot> = typeArb
+export const constructedBody: fc.Arbitrary<Shot> = typeArb
   .chain((type) =>
     fc.record({
       type: fc.constant(type),
@@ -351,7 +353,7 @@ const constructedBody: fc.Arbitrary<Shot> = typeArb
   )
 
 /** A real message from the corpus, as it was or mutated. */
-function capturedShot(messages: Envelope[], at?: number): fc.Arbitrary<Shot> {
+export function capturedShot(messages: Envelope[], at?: number): fc.Arbitrary<Shot> {
   return fc
     .record({
       index: at === undefined ? fc.nat(messages.length - 1) : fc.constant(at),
@@ -377,53 +379,11 @@ function capturedShot(messages: Envelope[], at?: number): fc.Arbitrary<Shot> {
 }
 
 /** The scenario in its order, each message kept or not, as it was or mutated. */
-function capturedFlow(messages: Envelope[]): fc.Arbitrary<Shot[]> {
+export function capturedFlow(messages: Envelope[]): fc.Arbitrary<Shot[]> {
   const plan = fc.tuple(...messages.map((_, index) => fc.option(capturedShot(messages, index))))
   return plan.map((shots) => shots.filter((each): each is Shot => each !== null))
 }
 
 type MutatedField = { field: keyof Envelope; value: unknown }
 
-const secretArb = fc.constantFrom(undefined, SECRET)
-
-describe('a live node under hostile cluster traffic', () => {
-  it('drops random bytes, logging each, and stays whole', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(randomBytes, { minLength: 1, maxLength: 8 }), secretArb, attack),
-      { numRuns: runs(4_000) },
-    )
-  })
-
-  it('takes or drops envelopes with random bodies, merging only what it takes', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(randomBody, { minLength: 1, maxLength: 6 }), secretArb, attack),
-      { numRuns: runs(4_000) },
-    )
-  })
-
-  it('accepts bodies valid by construction and drops each way of breaking them', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(constructedBody, { minLength: 1, maxLength: 6 }),
-        secretArb,
-        attack,
-      ),
-      { numRuns: runs(4_000) },
-    )
-  })
-
-  it('survives mutations of real messages captured from another node', async () => {
-    expect(corpus.length).toBeGreaterThan(10)
-    await fc.assert(
-      fc.asyncProperty(
-        fc.oneof(
-          fc.array(capturedShot(corpus), { minLength: 1, maxLength: 10 }),
-          capturedFlow(corpus),
-        ),
-        secretArb,
-        attack,
-      ),
-      { numRuns: runs(4_000) },
-    )
-  })
-})
+export const secretArb = fc.constantFrom(undefined, SECRET)

@@ -22,6 +22,11 @@ export function runs(base: number): number {
   return value
 }
 
+/** A test's timeout for `count` runs of about `msPerRun` each, with room for a slow host. */
+export function timeoutFor(count: number, msPerRun: number): number {
+  return Math.max(20_000, Math.ceil(count * msPerRun * 5))
+}
+
 /** Throws unless `condition` holds: cheaper than `expect` in a loop of 10,000 runs. */
 export function check(condition: unknown, message: string | (() => string)): asserts condition {
   if (!condition) throw new Error(typeof message === 'string' ? message : message())
