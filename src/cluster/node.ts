@@ -88,7 +88,8 @@ export class ClusterNode<M extends object = Meta> {
   #started: Promise<void> | undefined
   #ready: Promise<void> | undefined
   #readyWaiters: Array<() => void> = []
-  #readyAt = Number.POSITIVE_INFINITY
+  /** Set when a broadcast period has passed since the hello, so the cluster was heard out. */
+  #heardOut = false
 
   constructor(core: TrackerInternals<M>, options: ClusterOptions, names: Names<M> | undefined) {
     this.#core = core
@@ -135,8 +136,12 @@ export class ClusterNode<M extends object = Meta> {
     await transport.subscribe(`node:${this.#self.node}`, onData)
     if (this.#closed) return
     this.#publish('all', 'hello', { clock: this.#core.set().clock })
-    this.#readyAt = this.#core.clock.now() + broadcastPeriod
-    this.#core.clock.setTimeout(() => this.#checkReady(), broadcastPeriod)
+    // A flag, not a deadline read from clock.now(): a timer may fire while the clock still
+    // reads a moment before its due time (Node's timers and Date.now() use two clocks).
+    this.#core.clock.setTimeout(() => {
+      this.#heardOut = true
+      this.#checkReady()
+    }, broadcastPeriod)
     this.#heartbeatTimer = this.#core.clock.setTimeout(
       () => this.#beat(),
       Math.floor(random() * broadcastPeriod),
@@ -551,7 +556,7 @@ export class ClusterNode<M extends object = Meta> {
   // ---- readiness ----------------------------------------------------------------------
 
   #checkReady(): void {
-    if (this.#readyWaiters.length === 0 || this.#core.clock.now() < this.#readyAt) return
+    if (this.#readyWaiters.length === 0 || !this.#heardOut) return
     for (const peer of this.#peers.values()) {
       if (peer.status === 'up' && this.#behind(peer)) return
     }
