@@ -4,11 +4,14 @@
  * a closed one's at once, and share one entry through a name that outlives its holder.
  * Needs Redis (`REDIS_URL`, default 127.0.0.1:6379); fails, never skips, without one.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { poll, Worker, WorkerError } from '../helpers/processes.js'
 import { requireRedis, uniquePrefix } from '../helpers/redis.js'
 
 const PERIODS = { broadcastPeriod: 200, downPeriod: 1_000 }
+
+// Real processes on a machine that may be busy: starting three takes seconds.
+vi.setConfig({ testTimeout: 60_000 })
 const ROOM = 'room:1'
 
 interface Info {

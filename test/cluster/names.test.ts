@@ -409,6 +409,25 @@ describe('standalone names outlive their node', () => {
     expectConverged([b, c])
   })
 
+  it('when the holder restarts before it is found down, the name is taken over at once', async () => {
+    const { a, b, c } = await withGame()
+    await handled(b.names.update('game', 'room', 'game', { phase: 'vote' }))
+    await sim.settle()
+    sim.crash('a')
+    await a.close()
+    const restarted = sim.add('a').tracker
+    await sim.settle()
+
+    for (const tracker of [b, c, restarted]) {
+      expect(tracker.names.lookup('game')).toEqual({ node: 'b', owner: GAME })
+      expect(tracker.get('room', 'game')).toMatchObject([{ node: 'b', meta: { phase: 'vote' } }])
+    }
+    expect(eventsOf(sim.node('b'), 'update')).toContainEqual(
+      expect.objectContaining({ key: 'game', node: 'b', origin: 'takeover' }),
+    )
+    expectConverged([b, c, restarted])
+  })
+
   it('an alias whose node goes down is released', async () => {
     sim = new Sim()
     const [a, b] = await sim.start('a', 'b')

@@ -3,6 +3,7 @@
  * by a MemoryNetwork, so every period and timeout runs in simulated time.
  */
 import { afterEach, describe, expect, it } from 'vitest'
+import type { Clock } from '../../src/clock.js'
 import { decode } from '../../src/cluster/codec.js'
 import type { Transport } from '../../src/cluster/transport.js'
 import type { MemoryTransport } from '../../src/testing/index.js'
@@ -148,6 +149,28 @@ describe('ready() and nodes()', () => {
     await sim.advance(3 * broadcastPeriod)
     expect(ready).toBe(true)
     expect(keysIn(b, 'room')).toEqual(['alice'])
+  })
+
+  it('resolves even when timers fire a little before the clock reads their due time', async () => {
+    sim = new Sim()
+    // Node's timers run on a monotonic clock and Date.now() on another: one in eight or so
+    // fires while Date.now() still reads a millisecond before its due time.
+    const early: Clock = {
+      now: () => sim.clock.now(),
+      setTimeout: (fn, ms) => sim.clock.setTimeout(fn, Math.max(0, ms - 1)),
+      clearTimeout: (handle) => sim.clock.clearTimeout(handle),
+    }
+    const lone = new Tracker({
+      clock: early,
+      cluster: { transport: sim.network.transport('lone'), nodeId: 'lone', ...SIM_PERIODS },
+    })
+    let ready = false
+    void lone.ready().then(() => {
+      ready = true
+    })
+    await sim.advance(3 * broadcastPeriod)
+    expect(ready).toBe(true)
+    await lone.close()
   })
 
   it('nodes() lists itself first, then every peer with its status and last contact', async () => {

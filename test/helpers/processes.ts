@@ -7,6 +7,9 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
+/** The longest a worker may take to answer one command (starting one takes longer). */
+const REQUEST_TIMEOUT_MS = 15_000
+
 const WORKER = fileURLToPath(new URL('../cluster-redis/worker.ts', import.meta.url))
 
 /** How each worker joins the cluster. */
@@ -85,11 +88,31 @@ export class Worker {
     return this.#ready
   }
 
-  /** Sends one command; resolves with its value, or rejects with a {@link WorkerError}. */
-  request<T = unknown>(cmd: string, args: Record<string, unknown> = {}): Promise<T> {
+  /**
+   * Sends one command; resolves with its value, or rejects with a {@link WorkerError}, or
+   * with a plain error when no answer came within `timeoutMs`.
+   */
+  request<T = unknown>(
+    cmd: string,
+    args: Record<string, unknown> = {},
+    timeoutMs = REQUEST_TIMEOUT_MS,
+  ): Promise<T> {
     const id = this.#nextId++
     return new Promise<T>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
+      const timer = setTimeout(() => {
+        this.#pending.delete(id)
+        reject(new Error(`worker ${this.nodeId} did not answer ${cmd} within ${timeoutMs} ms`))
+      }, timeoutMs)
+      const done =
+        <A extends unknown[]>(fn: (...args: A) => void) =>
+        (...args: A) => {
+          clearTimeout(timer)
+          fn(...args)
+        }
+      this.#pending.set(id, {
+        resolve: done(resolve as (v: unknown) => void),
+        reject: done(reject),
+      })
       this.#child.stdin!.write(`${JSON.stringify({ id, cmd, ...args })}\n`)
     })
   }
