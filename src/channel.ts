@@ -49,6 +49,8 @@ export interface ChannelHost<M extends object> {
 export class Channels<M extends object = Meta> {
   readonly #host: ChannelHost<M>
   readonly #topics = new Map<string, Set<Subscription<M>>>()
+  /** Counts changes; a subscription made while one is emitted has it in its state. */
+  #change = 0
 
   constructor(host: ChannelHost<M>) {
     this.#host = host
@@ -65,8 +67,14 @@ export class Channels<M extends object = Meta> {
       this.#topics.set(topic, set)
     }
     set.add(subscription)
+    subscription.since = this.#change
     subscription.start()
     return () => subscription.close()
+  }
+
+  /** A change is about to be emitted: subscriptions made from here on already hold it. */
+  changeStarted(): void {
+    this.#change++
   }
 
   /** How many subscriptions a topic has. */
@@ -79,6 +87,7 @@ export class Channels<M extends object = Meta> {
     if (!set) return
     let shared: PresenceMessage<M> | undefined
     for (const subscription of set) {
+      if (subscription.since === this.#change) continue
       if (!subscription.direct) {
         subscription.changed(joined, left)
         continue
@@ -99,6 +108,8 @@ export class Channels<M extends object = Meta> {
 class Subscription<M extends object> {
   /** Sends every change as it happens, one shared message for all such subscribers. */
   readonly direct: boolean
+  /** The change during which it was made (its first state already shows that change). */
+  since = 0
   #closed = false
   /** Refs not yet sent as joins (by ref), and sent refs since gone, waiting for a flush. */
   readonly #joins = new Map<string, Entry<M>>()

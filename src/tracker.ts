@@ -35,14 +35,6 @@ export interface PresenceInfo<M extends object = Meta> {
   ref: string
 }
 
-/** @internal What a change hands to the layers that follow the state (channels, cluster). */
-export interface ChangeSink<M extends object> {
-  /** Called after events, once per changed topic. */
-  topicChanged?(topic: string, joined: Entry<M>[], left: Entry<M>[]): void
-  /** Called after every local change of the replicated state. */
-  localChange?(): void
-}
-
 /** @internal Makes a random id of `length` base-36 characters. */
 export function randomId(length = 10): string {
   let id = ''
@@ -70,13 +62,12 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
   readonly #maxMetaBytes: number
   readonly #maxId: number
   readonly #names: Names<M> | undefined
-  readonly #sinks: ChangeSink<M>[] = []
   #channels: Channels<M> | undefined
   readonly #lifetimes: Lifetimes
   readonly #limits: Limits | undefined
   readonly #cluster: ClusterNode<M> | undefined
   #closed = false
-  /** The own clock when sinks last heard of a local change. */
+  /** The own clock when the cluster last heard of a local change. */
   #committedClock = 0
 
   constructor(options: TrackerOptions = {}) {
@@ -108,7 +99,6 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
     }
     if (cluster) {
       const node = new ClusterNode<M>(this.#internals(), cluster, this.#names)
-      this.#sinks.push({ localChange: () => node.localChange() })
       this.#cluster = node
       node.start().catch((error: unknown) => {
         this.#log('error', 'could not join the cluster: the transport refused', { error })
@@ -299,9 +289,6 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
         view: (name) => this.#set.topic(name),
         log: (level, message, data) => this.#log(level, message, data),
       })
-      this.#sinks.push({
-        topicChanged: (name, joined, left) => channels.topicChanged(name, joined, left),
-      })
       this.#channels = channels
     }
     return this.#channels.subscribe(topic, send, options)
@@ -401,8 +388,9 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
   #commit(joined: Entry<M>[], left: Entry<M>[], origin: Origin): void {
     if (this.#set.clock !== this.#committedClock) {
       this.#committedClock = this.#set.clock
-      for (const sink of this.#sinks) sink.localChange?.()
+      this.#cluster?.localChange()
     }
+    this.#channels?.changeStarted()
     this.#emitEntryEvents(joined, left, origin)
     this.#emitTopicChanges(joined, left, origin)
     for (const entry of left) {
@@ -431,11 +419,11 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
 
   #emitTopicChanges(joined: Entry<M>[], left: Entry<M>[], origin: Origin): void {
     const wantsDiff = this.listenerCount('diff') > 0
-    const sinks = this.#sinks.filter((sink) => sink.topicChanged)
-    if (!wantsDiff && sinks.length === 0) return
+    const channels = this.#channels
+    if (!wantsDiff && !channels) return
     for (const [topic, change] of byTopic(joined, left)) {
       if (wantsDiff) this.emit('diff', diffEvent(topic, change.joined, change.left, origin))
-      for (const sink of sinks) sink.topicChanged!(topic, change.joined, change.left)
+      channels?.topicChanged(topic, change.joined, change.left)
     }
   }
 
@@ -444,7 +432,12 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
   }
 
   #log(level: 'debug' | 'info' | 'warn' | 'error', message: string, data?: object): void {
-    this.#logger?.(level, message, data)
+    if (!this.#logger) return
+    try {
+      this.#logger(level, message, data)
+    } catch {
+      // A logger that throws must not turn a report into a failure of the caller's call.
+    }
   }
 
   /** The tracker's inside, handed to the layers built on it (names, channels, cluster). */
@@ -463,7 +456,6 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
       ownEntry: (owner, topic, key) => this.#ownEntry(owner, topic, key),
       replace: (entry, meta, writer) => this.#replace(entry, meta, writer),
       emit: (event, payload) => this.emit(event, payload as never),
-      addSink: (sink) => this.#sinks.push(sink),
     }
   }
 
@@ -491,7 +483,6 @@ export interface TrackerInternals<M extends object> {
   ownEntry(owner: string, topic: string, key: string): Entry<M>
   replace(entry: Entry<M>, meta: MetaUpdate<M>, writer?: string): string
   emit(event: 'nodeup' | 'nodedown' | 'name_conflict', payload: object): void
-  addSink(sink: ChangeSink<M>): void
 }
 
 /** Who a write counts against for rate limits: `as` when given, else the owner. */

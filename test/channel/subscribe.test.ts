@@ -7,6 +7,35 @@ import { setup } from '../core/helpers.js'
 import { canonical, expectWellFormedDiff, type Msg, ReferenceClient, recorder } from './helpers.js'
 
 describe('subscribe', () => {
+  it('a subscription made inside a join listener gets that join once, in its state', () => {
+    const { tracker } = setup()
+    const { messages, send } = recorder()
+    tracker.on('join', () => {
+      if (messages.length === 0) tracker.subscribe('r', send)
+    })
+    const ref = tracker.track('s1', 'r', 'alice', { status: 'online' })
+    tracker.track('s2', 'r', 'bob', {})
+    expect(messages[0]).toEqual({
+      event: 'presence_state',
+      payload: { alice: { metas: [{ status: 'online', phx_ref: ref }] } },
+    })
+    expect(messages).toHaveLength(2)
+    expect(messages[1]!.event).toBe('presence_diff')
+  })
+
+  it('a logger that throws does not reach the caller', () => {
+    const { tracker } = setup({
+      logger: () => {
+        throw new Error('logger down')
+      },
+    })
+    tracker.on('join', () => {
+      throw new Error('listener down')
+    })
+    expect(() => tracker.track('s1', 'r', 'alice', {})).not.toThrow()
+    expect(tracker.count('r')).toBe(1)
+  })
+
   it('sends presence_state at once, then one presence_diff per change', () => {
     const { tracker } = setup()
     const a = tracker.track('s1', 'r', 'alice', { status: 'online' })
