@@ -317,7 +317,7 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
       )
     }
     if (this.#limits) {
-      const owned = this.#set.ownedBy(owner)?.size ?? 0
+      const owned = this.#set.ownedBy(owner)?.length ?? 0
       this.#limits.checkTrack(owner, owned, this.count(topic), topic, key)
       this.#limits.takeWrite(writer, { topic, key })
     }

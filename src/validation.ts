@@ -33,7 +33,9 @@ export function checkOwnerId(value: unknown, max: number, fields: PresenceErrorF
   return owner
 }
 
-const PLAIN_PROTOTYPES = new Set<unknown>([Object.prototype, null])
+function isPlainPrototype(proto: unknown): boolean {
+  return proto === Object.prototype || proto === null
+}
 const MAX_DEPTH = 32
 
 class MetaProblem extends Error {}
@@ -61,7 +63,7 @@ export function freezeMeta<M extends object>(
   }
   let copy: unknown
   try {
-    copy = copyJson(meta, 0, new Set())
+    copy = copyJson(meta, 0, [])
   } catch (err) {
     if (err instanceof MetaProblem) throw metaError(err.message, fields)
     throw err
@@ -83,7 +85,7 @@ function metaError(message: string, fields: PresenceErrorFields): PresenceError 
   return new PresenceError('invalid_meta', message, fields)
 }
 
-function copyJson(value: unknown, depth: number, ancestors: Set<object>): unknown {
+function copyJson(value: unknown, depth: number, ancestors: object[]): unknown {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -99,14 +101,15 @@ function copyJson(value: unknown, depth: number, ancestors: Set<object>): unknow
   }
 }
 
-function copyContainer(value: object, depth: number, ancestors: Set<object>): unknown {
+/** `ancestors` is the path from the root: at most MAX_DEPTH long, so a scan is cheap. */
+function copyContainer(value: object, depth: number, ancestors: object[]): unknown {
   if (depth >= MAX_DEPTH) throw new MetaProblem(`Expected meta nested at most ${MAX_DEPTH} deep.`)
-  if (ancestors.has(value)) throw new MetaProblem('Expected a meta without cycles.')
-  ancestors.add(value)
+  if (ancestors.includes(value)) throw new MetaProblem('Expected a meta without cycles.')
+  ancestors.push(value)
   let copy: unknown
   if (Array.isArray(value)) {
     copy = value.map((item) => copyJson(item, depth + 1, ancestors))
-  } else if (PLAIN_PROTOTYPES.has(Object.getPrototypeOf(value))) {
+  } else if (isPlainPrototype(Object.getPrototypeOf(value))) {
     const out: Record<string, unknown> = {}
     for (const name of Object.keys(value)) {
       const item = (value as Record<string, unknown>)[name]
@@ -121,7 +124,7 @@ function copyContainer(value: object, depth: number, ancestors: Set<object>): un
   } else {
     throw new MetaProblem(`Expected plain objects and arrays in meta, got ${describe(value)}.`)
   }
-  ancestors.delete(value)
+  ancestors.pop()
   return Object.freeze(copy)
 }
 

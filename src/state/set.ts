@@ -77,7 +77,8 @@ export class ReplicatedSet<M extends object = Meta> {
   readonly #contexts = new Map<string, ReplicaContext>()
   readonly #stores = new Map<string, ReplicaStore<M>>()
   readonly #topics = new Map<string, TopicView<M>>()
-  readonly #owners = new Map<string, Set<Entry<M>>>()
+  /** Own entries by owner; arrays, as an owner holds a handful (a Set each costs more). */
+  readonly #owners = new Map<string, Entry<M>[]>()
   readonly #names = new Map<string, Registration[]>()
   readonly #removals: RemovalLog
   /** Own elements added since the last {@link takeDelta}; may hold removed ones. */
@@ -109,7 +110,7 @@ export class ReplicatedSet<M extends object = Meta> {
   }
 
   /** The own entries of an owner, or undefined when it has none. */
-  ownedBy(owner: string): ReadonlySet<Entry<M>> | undefined {
+  ownedBy(owner: string): readonly Entry<M>[] | undefined {
     return this.#owners.get(owner)
   }
 
@@ -451,8 +452,8 @@ export class ReplicatedSet<M extends object = Meta> {
 
   #indexOwner(entry: Entry<M>): void {
     const owned = this.#owners.get(entry.owner)
-    if (owned) owned.add(entry)
-    else this.#owners.set(entry.owner, new Set([entry]))
+    if (owned) owned.push(entry)
+    else this.#owners.set(entry.owner, [entry])
   }
 
   #unindex(element: Element<M>): void {
@@ -465,11 +466,7 @@ export class ReplicatedSet<M extends object = Meta> {
     view.size--
     if (element.owner.startsWith(STANDALONE_PREFIX)) view.standalone--
     if (view.size === 0) this.#topics.delete(element.topic)
-    if (element.replica === this.self) {
-      const owned = this.#owners.get(element.owner)
-      owned?.delete(element)
-      if (owned?.size === 0) this.#owners.delete(element.owner)
-    }
+    if (element.replica === this.self) removeFromList(this.#owners, element.owner, element)
   }
 
   #storeOf(replica: Replica): ReplicaStore<M> {
