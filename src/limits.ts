@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js'
+import type { Clock, TimerHandle } from './clock.js'
 import { describe, PresenceError } from './errors.js'
 
 /**
@@ -35,6 +35,9 @@ export class Limits {
   readonly #options: LimitOptions
   readonly #clock: Clock
   readonly #buckets = new Map<string, Bucket>()
+  /** Writers that left before their bucket refilled: it goes once it has. */
+  readonly #leaving = new Set<string>()
+  #leavingTimer: TimerHandle | undefined
   readonly #rate: number
   readonly #burst: number
 
@@ -70,6 +73,7 @@ export class Limits {
     }
     bucket.tokens = tokens - 1
     bucket.at = now
+    if (this.#leaving.size > 0) this.#leaving.delete(writer)
     if (!this.#buckets.has(writer)) this.#add(writer, bucket, now)
   }
 
@@ -100,7 +104,32 @@ export class Limits {
    */
   forget(writer: string): void {
     const bucket = this.#buckets.get(writer)
-    if (bucket && this.#refilled(bucket, this.#clock.now())) this.#buckets.delete(writer)
+    if (!bucket) return
+    if (this.#refilled(bucket, this.#clock.now())) {
+      this.#buckets.delete(writer)
+      return
+    }
+    this.#leaving.add(writer)
+    this.#leavingTimer ??= this.#clock.setTimeout(() => this.#forgetLeft(), this.#refillMs())
+  }
+
+  /** How long an empty bucket takes to refill. */
+  #refillMs(): number {
+    return Math.ceil((this.#burst / this.#rate) * 1000)
+  }
+
+  /** Drops the buckets of writers that left, once refilled; waits again for the others. */
+  #forgetLeft(): void {
+    this.#leavingTimer = undefined
+    const now = this.#clock.now()
+    for (const writer of this.#leaving) {
+      const bucket = this.#buckets.get(writer)
+      if (bucket && !this.#refilled(bucket, now)) continue
+      this.#buckets.delete(writer)
+      this.#leaving.delete(writer)
+    }
+    if (this.#leaving.size === 0) return
+    this.#leavingTimer = this.#clock.setTimeout(() => this.#forgetLeft(), this.#refillMs())
   }
 
   #add(writer: string, bucket: Bucket, now: number): void {
