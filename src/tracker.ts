@@ -82,7 +82,8 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
         ? randomId()
         : checkId('nodeId', cluster.nodeId, this.#maxId, { node: String(cluster.nodeId) })
     this.#set = new ReplicatedSet<M>(replicaOf(nodeId, randomId()), {
-      maxRemovalLog: cluster?.maxRemovalLog,
+      // A tracker without a cluster sends no deltas, so it keeps no removals for them.
+      maxRemovalLog: cluster ? cluster.maxRemovalLog : 0,
     })
     this.#lifetimes = new Lifetimes(
       {

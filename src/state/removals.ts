@@ -2,6 +2,7 @@
  * The own replica's recent removals, so that a transfer "since clock k" can be sent as a
  * delta (what was added and removed since k) instead of the whole state. Bounded: when
  * full, the older half is forgotten and a transfer from before that point is a full one.
+ * With room for none, every transfer is a full one.
  */
 export class RemovalLog {
   /** Pairs, flat: event clock, then the clock of the removed dot; in event order. */
@@ -15,6 +16,10 @@ export class RemovalLog {
   }
 
   record(eventClock: number, removedClock: number): void {
+    if (this.#maxRemovals === 0) {
+      this.#floor = eventClock
+      return
+    }
     this.#pairs.push(eventClock, removedClock)
     if (this.#pairs.length > this.#maxRemovals * 2) this.#forgetOlderHalf()
   }
