@@ -48,7 +48,10 @@ export async function start(options: SocketIoExampleOptions = {}): Promise<Runni
   const io = new Server(http, { serveClient: false })
   io.on('connection', (socket) => connect(tracker, socket))
 
-  await new Promise<void>((resolve) => http.listen(options.port ?? 3002, resolve))
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject)
+    http.listen(options.port ?? 3002, resolve)
+  })
   const { port } = http.address() as AddressInfo
 
   return {

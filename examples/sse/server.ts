@@ -64,7 +64,10 @@ export async function start(options: SseExampleOptions = {}): Promise<RunningSer
     for (const res of hub.streams) res.write(': keep-alive\n\n')
   }, options.keepAliveMs ?? 15_000)
 
-  await new Promise<void>((resolve) => http.listen(options.port ?? 3003, resolve))
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject)
+    http.listen(options.port ?? 3003, resolve)
+  })
   const { port } = http.address() as AddressInfo
 
   return {

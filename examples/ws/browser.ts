@@ -72,6 +72,10 @@ export function servePage(page: Page, req: IncomingMessage, res: ServerResponse)
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html(page))
     return true
   }
+  if (path === '/favicon.ico') {
+    res.writeHead(204).end()
+    return true
+  }
   if (path !== '/page.js') return false
   bundle(page.script).then(
     (script) => res.writeHead(200, { 'content-type': 'text/javascript' }).end(script),

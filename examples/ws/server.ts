@@ -62,7 +62,10 @@ export async function start(options: WsExampleOptions = {}): Promise<RunningServ
     for (const socket of wss.clients) socket.ping()
   }, options.pingIntervalMs ?? 10_000)
 
-  await new Promise<void>((resolve) => http.listen(options.port ?? 3001, resolve))
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject)
+    http.listen(options.port ?? 3001, resolve)
+  })
   const { port } = http.address() as AddressInfo
 
   return {
