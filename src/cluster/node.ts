@@ -526,7 +526,8 @@ export class ClusterNode<M extends object = Meta> {
 
   #behind(peer: Peer): boolean {
     const set = this.#core.set()
-    return set.versionOf(peer.replicaId) < peer.announced || set.hasGap(peer.replicaId)
+    const known = Math.max(peer.announced, set.versionOf(peer.replicaId))
+    return set.completeUpTo(peer.replicaId) < known || set.hasGap(peer.replicaId)
   }
 
   /** Asks `peer` for what this node missed, after a jittered pause unless `now`. */
@@ -541,7 +542,7 @@ export class ClusterNode<M extends object = Meta> {
       peer.askTimer = undefined
       if (this.#closed || !this.#behind(peer)) return
       peer.askedAt = clock.now()
-      const since = this.#core.set().versionOf(peer.replicaId)
+      const since = this.#core.set().completeUpTo(peer.replicaId)
       this.#publish(`node:${peer.node}`, 'transfer_req', { since }, peer.node)
     }, pause)
   }

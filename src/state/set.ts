@@ -59,6 +59,12 @@ interface ReplicaStore<M extends object> {
 export interface ReplicatedSetOptions {
   /** Removals remembered for delta transfers before a transfer must be a full one. */
   maxRemovalLog?: number
+  /**
+   * Whether anyone takes deltas ({@link ReplicatedSet.takeDelta}). A tracker without a
+   * cluster does not, and then own changes are not kept for the next delta at all.
+   * @default true
+   */
+  keepDeltas?: boolean
 }
 
 function emptyChanges<M extends object>(): Changes<M> {
@@ -81,13 +87,17 @@ export class ReplicatedSet<M extends object = Meta> {
   readonly #owners = new Map<string, Entry<M>[]>()
   readonly #names = new Map<string, Registration[]>()
   readonly #removals: RemovalLog
+  /** Per replica: complete up to `upTo`; sections merged beyond it wait in `ahead`. */
+  readonly #complete = new Map<string, { upTo: number; ahead: Array<[number, number]> }>()
   /** Own elements added since the last {@link takeDelta}; may hold removed ones. */
   #pending: Element<M>[] = []
   #sentClock = 0
+  readonly #keepDeltas: boolean
 
   constructor(self: Replica, options: ReplicatedSetOptions = {}) {
     this.self = self
     this.#removals = new RemovalLog(options.maxRemovalLog ?? 65_536)
+    this.#keepDeltas = options.keepDeltas ?? true
     this.#storeOf(self)
     this.#contextOf(self.id)
   }
@@ -159,6 +169,16 @@ export class ReplicatedSet<M extends object = Meta> {
     return this.#contexts.get(replicaId)?.hasGap ?? false
   }
 
+  /**
+   * How far this replica's changes are known completely, removals included: a transfer
+   * since this clock brings the rest. It can lag {@link versionOf}: a dot learned only as
+   * removed (in a section's `extra`) counts as seen there, but the event that made it was
+   * not received, and that event may have removed an older dot held here (an update does).
+   */
+  completeUpTo(replicaId: string): number {
+    return this.#complete.get(replicaId)?.upTo ?? 0
+  }
+
   // ---- local changes ------------------------------------------------------------------
 
   /** Adds an own entry at a new dot. `prev` is the clock of the entry it replaces. */
@@ -218,6 +238,7 @@ export class ReplicatedSet<M extends object = Meta> {
    * elements instead of growing with every change.
    */
   #addPending(element: Element<M>): void {
+    if (!this.#keepDeltas) return
     const pending = this.#pending
     pending.push(element)
     const live = this.#storeOf(this.self).elements.size
@@ -315,7 +336,29 @@ export class ReplicatedSet<M extends object = Meta> {
       this.#storeRemote(store, registrationOf(replica, data), changes)
     }
     context.addRange(section)
+    this.#advanceComplete(replica.id, section)
     return changes
+  }
+
+  /** A section is complete news to a set that knew every change up to its `from`. */
+  #advanceComplete(replicaId: string, range: DotRange): void {
+    let known = this.#complete.get(replicaId)
+    if (!known) {
+      known = { upTo: 0, ahead: [] }
+      this.#complete.set(replicaId, known)
+    }
+    known.ahead.push([range.from, range.to])
+    for (let grew = true; grew; ) {
+      grew = false
+      known.ahead = known.ahead.filter(([from, to]) => {
+        if (from > known.upTo) return true
+        if (to > known.upTo) {
+          known.upTo = to
+          grew = true
+        }
+        return false
+      })
+    }
   }
 
   #applyRemovals(store: ReplicaStore<M>, section: SectionData<M>, changes: Changes<M>): void {
@@ -380,6 +423,7 @@ export class ReplicatedSet<M extends object = Meta> {
     }
     this.#stores.delete(replicaId)
     this.#contexts.delete(replicaId)
+    this.#complete.delete(replicaId)
     return changes
   }
 
