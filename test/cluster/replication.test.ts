@@ -86,6 +86,31 @@ describe('replication', () => {
     expect(trackers[1]!.topics().sort()).toEqual(['own0', 'own1', 'own2', 'room'])
   })
 
+  it('a lost update followed by another change leaves no stale version behind', async () => {
+    sim = new Sim()
+    let deaf = false
+    const a = sim.add('a').tracker
+    const b = sim.add('b', { wrap: deafTo('all', () => deaf) }).tracker
+    await sim.advance(2 * broadcastPeriod)
+    a.track('s1', 'room', 'alice', { v: 1 })
+    a.track('s1', 'room', 'bob', { v: 1 })
+    await sim.settle()
+
+    // b misses the update, which replaced alice's first version; then hears the next one.
+    deaf = true
+    a.update('s1', 'room', 'alice', { v: 2 })
+    await sim.settle()
+    deaf = false
+    a.update('s1', 'room', 'bob', { v: 2 })
+    a.untrack('s1', 'room', 'alice')
+    await sim.settle()
+    await sim.advance(broadcastPeriod)
+
+    expect(b.get('room', 'alice')).toEqual([])
+    expect(b.get('room', 'bob')).toMatchObject([{ meta: { v: 2 } }])
+    expectConverged([a, b])
+  })
+
   it('a node that starts later receives the existing state in a transfer', async () => {
     sim = new Sim()
     const [a, b] = await sim.start('a', 'b')
