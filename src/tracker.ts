@@ -82,8 +82,9 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
         ? randomId()
         : checkId('nodeId', cluster.nodeId, this.#maxId, { node: String(cluster.nodeId) })
     this.#set = new ReplicatedSet<M>(replicaOf(nodeId, randomId()), {
-      // A tracker without a cluster sends no deltas, so it keeps no removals for them.
+      // A tracker without a cluster sends no deltas, so it keeps nothing for them.
       maxRemovalLog: cluster ? cluster.maxRemovalLog : 0,
+      keepDeltas: cluster !== undefined,
     })
     this.#lifetimes = new Lifetimes(
       {
