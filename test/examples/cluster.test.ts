@@ -1,19 +1,16 @@
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { type RunningCluster, start } from '../../examples/cluster/two-nodes.js'
 import type { RunningServer } from '../../examples/ws/server.js'
 import { requireRedis, uniquePrefix } from '../helpers/redis.js'
 import { until, viewer } from './helpers.js'
 
-let redisUrl: string
-let cluster: RunningCluster
+let cluster: RunningCluster | undefined
 let sockets: WebSocket[] = []
 
-beforeAll(async () => {
-  redisUrl = await requireRedis()
-})
-
 beforeEach(async () => {
+  // Fails each test, with what to do, when Redis is unreachable: never a silent skip.
+  const redisUrl = await requireRedis()
   cluster = await start({
     redisUrl,
     prefix: uniquePrefix('example'),
@@ -28,7 +25,8 @@ beforeEach(async () => {
 afterEach(async () => {
   for (const socket of sockets) socket.terminate()
   sockets = []
-  await cluster.close()
+  await cluster?.close()
+  cluster = undefined
 })
 
 /** A real `ws` client of one node, in `room` as `user`. */
@@ -45,7 +43,7 @@ function join(node: RunningServer, room: string, user: string) {
 
 describe('examples/cluster', () => {
   it('shows users of one node to the clients of the other, and their leaving', async () => {
-    const [web1, web2] = cluster.nodes as [RunningServer, RunningServer]
+    const [web1, web2] = cluster!.nodes as [RunningServer, RunningServer]
     const alice = join(web1, 'lobby', 'alice')
     const bob = join(web2, 'lobby', 'bob')
     await until(alice.presence, 'bob from web-2', (users) => users.bob?.[0] === 'online')
@@ -60,7 +58,7 @@ describe('examples/cluster', () => {
   })
 
   it("drops a closed node's users at once: its goodbye needs no downPeriod", async () => {
-    const [web1, web2] = cluster.nodes as [RunningServer, RunningServer]
+    const [web1, web2] = cluster!.nodes as [RunningServer, RunningServer]
     const alice = join(web1, 'lobby', 'alice')
     join(web2, 'lobby', 'carol')
     await until(alice.presence, 'carol from web-2', (users) => 'carol' in users)
