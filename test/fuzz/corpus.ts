@@ -19,10 +19,11 @@ export const PERIODS = {
 } as const
 
 /** The entries and names every victim holds before it is attacked. */
-export function setUpVictim(tracker: Tracker<Meta>): void {
+export function setUpVictim(tracker: Tracker<Meta>, names = true): void {
   tracker.track('alice-socket', 'room:1', 'alice', { status: 'online' })
   tracker.track('alice-socket', 'room:2', 'alice', { status: 'busy', n: [1, 2] })
   tracker.track('bob-socket', 'room:1', 'bob', { status: 'away' })
+  if (!names) return
   tracker.names.register('alice-alias', 'alice-socket')
   tracker.names.create('board:1')
   tracker.track({ name: 'board:1' }, 'room:1', 'board', { phase: 'voting' })
