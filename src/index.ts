@@ -18,6 +18,7 @@
  * @packageDocumentation
  * @module rollcall
  */
+export type { FetchHook, Send, SubscribeOptions } from './channel.js'
 export { type Clock, realClock, type TimerHandle } from './clock.js'
 export { PresenceError, type PresenceErrorCode, type PresenceErrorFields } from './errors.js'
 export type {
@@ -35,6 +36,7 @@ export type {
   NameTarget,
   NameUpdateOptions,
 } from './names.js'
+export type { LimitOptions } from './limits.js'
 export { DEFAULTS, type NamesOptions, type TrackerOptions } from './options.js'
 export { type MetaUpdate, type OwnerRef, type PresenceInfo, Tracker } from './tracker.js'
 export type {

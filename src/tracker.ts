@@ -225,11 +225,13 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
 
   /** Entries in `topic` (every tab of every user), in constant time. */
   count(topic: string): number {
+    checkId('topic', topic, this.#maxId, { topic })
     return this.#set.topic(topic)?.size ?? 0
   }
 
   /** Distinct keys in `topic` ("N online"), in constant time. */
   countKeys(topic: string): number {
+    checkId('topic', topic, this.#maxId, { topic })
     return this.#set.topic(topic)?.keys.size ?? 0
   }
 

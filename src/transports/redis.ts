@@ -112,7 +112,7 @@ export class RedisTransport implements Transport {
   }
 
   /** Subscribes to `<prefix>:<channel>`; resolves once Redis confirmed it. */
-  async subscribe(channel: string, onData: Handler): Promise<void> {
+  async subscribe(channel: string, onData: (data: Uint8Array) => void): Promise<void> {
     this.#checkOpen('subscribe')
     const name = this.#channel(channel)
     const handlers = this.#handlers.get(name) ?? new Set()
