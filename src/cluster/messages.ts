@@ -44,7 +44,14 @@ export interface CallBody {
 /** The answer to a {@link CallBody}. */
 export type ReplyBody =
   | { id: number; ok: true; ref: string | null; clock: number }
-  | { id: number; ok: false; code: string; message: string }
+  | {
+      id: number
+      ok: false
+      code: string
+      message: string
+      /** With `remote_name`: the node that holds the name now, for the call to follow. */
+      holder?: string
+    }
 
 /** Limits a parsed message must keep. */
 export interface ParseLimits {
@@ -214,5 +221,7 @@ export function parseReply(body: unknown): Parsed<ReplyBody> {
   if (typeof body.code !== 'string' || typeof body.message !== 'string') {
     return fail('reply: bad error')
   }
-  return { ok: true, value: { id: body.id, ok: false, code: body.code, message: body.message } }
+  const value: ReplyBody = { id: body.id, ok: false, code: body.code, message: body.message }
+  if (typeof body.holder === 'string' && body.holder !== '') value.holder = body.holder
+  return { ok: true, value }
 }

@@ -570,7 +570,9 @@ export class ClusterNode<M extends object = Meta> {
 
   /** Forwards a write through a name to the node that holds it. */
   async #forward(node: string, call: ForwardedCall): Promise<string | undefined> {
-    if (call.op !== 'update' || typeof call.meta !== 'function') return this.#callNode(node, call)
+    if (call.op !== 'update' || typeof call.meta !== 'function') {
+      return this.#callHolder(node, call)
+    }
     const explicit = call.ifRef !== undefined
     // A function cannot travel: apply it to this node's copy and let `ifRef` catch a
     // concurrent write, then read again and retry.
@@ -579,12 +581,37 @@ export class ClusterNode<M extends object = Meta> {
       const next = (call.meta as (prev: Readonly<M>) => M)(entry.meta)
       const ifRef = call.ifRef ?? entry.ref
       try {
-        return await this.#callNode(node, { ...call, meta: next, ifRef })
+        return await this.#callHolder(node, { ...call, meta: next, ifRef })
       } catch (error) {
         const retry = error instanceof PresenceError && error.code === 'stale'
         if (!retry || explicit || attempt >= 4) throw error
       }
     }
+  }
+
+  /**
+   * Calls the node that holds a name. A name can move while a call travels (taken over,
+   * handed over, a conflict settled): the answer is then `remote_name`, saying where it
+   * is now, and the call follows it there, within `callTimeout` in all.
+   */
+  async #callHolder(node: string, call: ForwardedCall): Promise<string | undefined> {
+    const deadline = this.#core.clock.now() + this.#options.callTimeout
+    for (let hop = 0; ; hop++) {
+      try {
+        if (node === this.#self.node) return this.#names!.perform(call)
+        return await this.#callNode(node, call)
+      } catch (error) {
+        const moved = error instanceof PresenceError && error.code === 'remote_name'
+        if (!moved || this.#closed || this.#core.clock.now() >= deadline) throw error
+        // The first hop goes at once; after that, let the copies here and there catch up.
+        if (hop > 0) await this.#sleep(this.#options.broadcastPeriod / 4)
+        node = error.node ?? node
+      }
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.#core.clock.setTimeout(resolve, ms))
   }
 
   #replicatedEntry(node: string, call: ForwardedCall): Entry<M> {
@@ -632,6 +659,7 @@ export class ClusterNode<M extends object = Meta> {
       const code = failure?.code ?? 'invalid_argument'
       const message = failure?.message ?? String(error)
       reply = { id, ok: false, code, message }
+      if (code === 'remote_name' && failure?.node !== undefined) reply.holder = failure.node
     }
     // The changes an answer rests on go out before it, failures too: a caller told
     // `stale` then reads the write that made it stale before it tries again.
@@ -645,7 +673,8 @@ export class ClusterNode<M extends object = Meta> {
     if (!reply.ok) {
       this.#finishCall(reply.id)
       const code = reply.code as PresenceErrorCode
-      pending.reject(new PresenceError(code, reply.message, { node: peer.node }))
+      const node = reply.holder ?? peer.node
+      pending.reject(new PresenceError(code, reply.message, { node }))
       return
     }
     pending.awaitClock = reply.clock
