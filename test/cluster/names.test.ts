@@ -160,6 +160,35 @@ describe('calls forwarded to the holder', () => {
     expect(call.seen.entries).toMatchObject([{ meta: { phase: 'vote' }, ref: call.seen.value }])
   })
 
+  it('a call follows a name that moved while the caller still saw it on the old node', async () => {
+    sim = new Sim()
+    let deaf = false
+    const a = sim.add('a').tracker
+    const b = sim.add('b').tracker
+    const c = sim.add('c', { wrap: deafTo('all', () => deaf) }).tracker
+    await sim.advance(2 * broadcastPeriod)
+    a.names.create('game')
+    a.track({ name: 'game' }, 'room', 'game', { v: 0 })
+    b.track('s1', 'room', 'bob', {})
+    await sim.settle()
+
+    // c misses a's goodbye (which hands the name to b) and a's restart.
+    deaf = true
+    await a.close()
+    sim.nodes.delete('a')
+    const restarted = sim.add('a').tracker
+    await sim.settle()
+    expect(restarted.names.lookup('game')?.node).toBe('b')
+    expect(c.names.lookup('game')?.node).toBe('a')
+
+    const update = c.names.update('game', 'room', 'game', { v: 1 })
+    const call = seenWhenSettled(update, c, 'room', 'game')
+    await sim.advance(100)
+    expect(call.seen.error).toBeUndefined()
+    expect(call.seen.entries).toContainEqual(expect.objectContaining({ node: 'b', meta: { v: 1 } }))
+    expect(b.get('room', 'game')).toMatchObject([{ node: 'b', meta: { v: 1 } }])
+  })
+
   it('a synchronous update({ name }) of a name held elsewhere throws remote_name', async () => {
     const { b } = await withGame()
     const error = expectError(

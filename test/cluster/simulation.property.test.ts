@@ -18,13 +18,15 @@ import { SIM_PERIODS, Sim } from '../helpers/cluster.js'
 
 const RUNS = Number(process.env.SIM_RUNS ?? 200)
 const NODES = ['n0', 'n1', 'n2', 'n3', 'n4']
-const OWNERS = ['o0', 'o1', 'o2']
+const OWNERS = ['o0', 'o1']
 const TOPICS = ['t0', 't1']
-const KEYS = ['k0', 'k1', 'k2']
+const KEYS = ['k0', 'k1']
+const STANDALONE = '\u0000name:'
 
 type Op =
   | { op: 'track' | 'update' | 'untrack'; node: number; owner: string; topic: string; key: string }
   | { op: 'untrackAll'; node: number; owner: string }
+  | { op: 'churn'; node: number; owner: string; topic: string; key: string; times: number }
   | { op: 'faults'; loss: number; duplicate: number; reorder: number }
   | { op: 'partition'; side: boolean[] }
   | { op: 'isolate'; node: number }
@@ -38,48 +40,116 @@ const topic = fc.constantFrom(...TOPICS)
 const key = fc.constantFrom(...KEYS)
 const rate = fc.constantFrom(0, 0, 0.1, 0.3, 0.6, 0.9)
 
+const arbs = {
+  write: fc.record({
+    op: fc.constantFrom('track' as const, 'update' as const, 'untrack' as const),
+    node,
+    owner,
+    topic,
+    key,
+  }),
+  untrackAll: fc.record({ op: fc.constant('untrackAll' as const), node, owner }),
+  churn: fc.record({
+    op: fc.constant('churn' as const),
+    node,
+    owner,
+    topic,
+    key,
+    times: fc.integer({ min: 2, max: 5 }),
+  }),
+  faults: fc.record({
+    op: fc.constant('faults' as const),
+    loss: rate,
+    duplicate: rate,
+    reorder: rate,
+  }),
+  partition: fc.record({
+    op: fc.constant('partition' as const),
+    side: fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
+  }),
+  isolate: fc.record({ op: fc.constant('isolate' as const), node }),
+  heal: fc.record({ op: fc.constant('heal' as const) }),
+  restart: fc.record({ op: fc.constant('restart' as const), node, graceful: fc.boolean() }),
+  advance: fc.record({
+    op: fc.constant('advance' as const),
+    ms: fc.oneof(
+      { weight: 3, arbitrary: fc.integer({ min: 0, max: 20 }) },
+      { weight: 1, arbitrary: fc.integer({ min: 100, max: 8_000 }) },
+    ),
+  }),
+}
+
 const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 12, arbitrary: arbs.write },
+  { weight: 2, arbitrary: arbs.untrackAll },
+  { weight: 2, arbitrary: arbs.churn },
+  { weight: 2, arbitrary: arbs.faults },
+  { weight: 2, arbitrary: arbs.partition },
+  { weight: 1, arbitrary: arbs.isolate },
+  { weight: 2, arbitrary: arbs.heal },
+  { weight: 2, arbitrary: arbs.restart },
+  { weight: 6, arbitrary: arbs.advance },
+)
+
+type NameOp =
+  | { op: 'create'; node: number; name: string }
+  | { op: 'register'; node: number; owner: string; name: string }
+  | { op: 'unregister'; node: number; name: string }
+  | {
+      op: 'through'
+      kind: 'track' | 'update' | 'bump' | 'untrack'
+      node: number
+      name: string
+      topic: string
+    }
+
+const shared = fc.constantFrom('g0', 'g1')
+const alias = fc.constantFrom('a0', 'a1')
+const kind = fc.constantFrom(
+  ...(['track', 'track', 'update', 'update', 'update', 'bump', 'bump', 'untrack'] as const),
+)
+
+/** Fewer heals and more isolation than {@link opArb}: holders go down, names move. */
+const nameOpArb: fc.Arbitrary<Op | NameOp> = fc.oneof(
+  { weight: 4, arbitrary: arbs.write },
+  { weight: 1, arbitrary: arbs.faults },
+  { weight: 3, arbitrary: arbs.partition },
+  { weight: 3, arbitrary: arbs.isolate },
+  { weight: 1, arbitrary: arbs.heal },
+  { weight: 1, arbitrary: arbs.restart },
+  { weight: 5, arbitrary: arbs.advance },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('create' as const), node, name: shared }) },
   {
-    weight: 12,
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant('register' as const), node, owner, name: alias }),
+  },
+  {
+    weight: 1,
     arbitrary: fc.record({
-      op: fc.constantFrom('track' as const, 'update' as const, 'untrack' as const),
+      op: fc.constant('unregister' as const),
       node,
-      owner,
-      topic,
-      key,
-    }),
-  },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('untrackAll' as const), node, owner }) },
-  {
-    weight: 2,
-    arbitrary: fc.record({
-      op: fc.constant('faults' as const),
-      loss: rate,
-      duplicate: rate,
-      reorder: rate,
+      name: fc.oneof(shared, alias),
     }),
   },
   {
-    weight: 2,
-    arbitrary: fc.record({
-      op: fc.constant('partition' as const),
-      side: fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
-    }),
-  },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('isolate' as const), node }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('heal' as const) }) },
-  {
-    weight: 2,
-    arbitrary: fc.record({ op: fc.constant('restart' as const), node, graceful: fc.boolean() }),
-  },
-  {
-    weight: 6,
-    arbitrary: fc.record({
-      op: fc.constant('advance' as const),
-      ms: fc.oneof(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 100, max: 8_000 })),
-    }),
+    weight: 8,
+    arbitrary: fc.record({ op: fc.constant('through' as const), kind, node, name: shared, topic }),
   },
 )
+
+/** Codes a call through a name may end with, besides success, under these faults. */
+const CALL_CODES = new Set([
+  'nopresence',
+  'already_tracked',
+  'unknown_name',
+  'stale',
+  'timeout',
+  'nodedown',
+  'closed',
+])
+
+/** Codes a synchronous name operation may throw here. */
+const NAME_CODES = new Set(['name_taken', 'nopresence', 'unknown_name', 'remote_name'])
 
 /** What each node's owners hold, by the model: node -> "owner|topic|key" -> meta. */
 type Model = Map<string, Map<string, Meta>>
@@ -115,6 +185,8 @@ class Run {
       case 'update':
       case 'untrack':
         return this.#write(op)
+      case 'churn':
+        return this.#churn(op)
       case 'untrackAll': {
         const id = this.ids[op.node % this.ids.length]!
         this.tracker(op.node).untrackAll(op.owner)
@@ -177,6 +249,19 @@ class Run {
   }
 
   /**
+   * One slot changed again and again, each change in its own delta: a node that misses
+   * one of them must not keep the version it replaced.
+   */
+  async #churn(op: Extract<Op, { op: 'churn' }>): Promise<void> {
+    const slot = { node: op.node, owner: op.owner, topic: op.topic, key: op.key }
+    await this.apply({ op: 'track', ...slot })
+    for (let i = 0; i < op.times; i++) {
+      await this.sim.advance(6)
+      await this.apply({ op: i === op.times - 1 ? 'untrack' : 'update', ...slot })
+    }
+  }
+
+  /**
    * Closes (or kills, as SIGKILL would) a node and starts it again with the same id: a
    * new incarnation, holding nothing.
    */
@@ -212,6 +297,68 @@ class Run {
 
   async close(): Promise<void> {
     await this.sim.closeAll()
+  }
+}
+
+/** A {@link Run} that also creates, registers and writes through names. */
+class NamesRun extends Run {
+  /** Every call through a name, settled or not: none may be left hanging. */
+  readonly calls: Array<{ op: NameOp; outcome?: 'ok' | string }> = []
+  #meta = 0
+
+  /** Both shared names exist from the start, each with an entry, on different nodes. */
+  async seed(): Promise<void> {
+    for (const [i, name] of ['g0', 'g1'].entries()) {
+      this.tracker(i).names.create(name)
+      this.tracker(i).track({ name }, 't0', 'shared', { w: 0 })
+    }
+    await this.sim.settle()
+  }
+
+  override async apply(op: Op | NameOp): Promise<void> {
+    if (op.op === 'create' || op.op === 'register' || op.op === 'unregister') {
+      this.#sync(op)
+    } else if (op.op === 'through') {
+      this.#through(op)
+    } else {
+      await super.apply(op)
+    }
+  }
+
+  #sync(op: Extract<NameOp, { op: 'create' | 'register' | 'unregister' }>): void {
+    const names = this.tracker(op.node).names
+    try {
+      if (op.op === 'create') names.create(op.name)
+      else if (op.op === 'register') names.register(op.name, op.owner)
+      else names.unregister(op.name)
+    } catch (error) {
+      expect(error).toBeInstanceOf(PresenceError)
+      expect(NAME_CODES).toContain((error as PresenceError).code)
+    }
+  }
+
+  #through(op: Extract<NameOp, { op: 'through' }>): void {
+    const names = this.tracker(op.node).names
+    const meta = { w: ++this.#meta }
+    const record: { op: NameOp; outcome?: string } = { op }
+    this.calls.push(record)
+    const key = 'shared'
+    const call =
+      op.kind === 'track'
+        ? names.track(op.name, op.topic, key, meta)
+        : op.kind === 'update'
+          ? names.update(op.name, op.topic, key, meta)
+          : op.kind === 'bump'
+            ? names.update(op.name, op.topic, key, (prev) => ({ ...prev, n: 1 }))
+            : names.untrack(op.name, op.topic, key)
+    call.then(
+      () => {
+        record.outcome = 'ok'
+      },
+      (error: unknown) => {
+        record.outcome = error instanceof PresenceError ? error.code : String(error)
+      },
+    )
   }
 }
 
@@ -261,4 +408,76 @@ describe('simulation', () => {
       { numRuns: RUNS },
     )
   }, 120_000)
+
+  it('names settle on one holder everywhere, and no call through a name hangs', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 3, max: 5 }),
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        fc.array(nameOpArb, { minLength: 1, maxLength: Number(process.env.SIM_OPS ?? 80) }),
+        async (count, seed, ops) => {
+          const run = new NamesRun(count, seed)
+          try {
+            await run.sim.advance(SIM_PERIODS.broadcastPeriod)
+            await run.seed()
+            for (const op of ops) await run.apply(op)
+            await run.quiesce()
+            for (const call of run.calls) {
+              expect(call.outcome, JSON.stringify(call.op)).toBeDefined()
+              if (call.outcome !== 'ok') expect(CALL_CODES).toContain(call.outcome)
+            }
+            expectNamesSettled(run)
+          } finally {
+            await run.close()
+          }
+        },
+      ),
+      { numRuns: Math.ceil(RUNS / 2) },
+    )
+  }, 120_000)
 })
+
+/**
+ * Every node shows the same entries and names; ordinary owners' entries are what the
+ * model says; each name is held once, by a live node, and a standalone name's entries
+ * live on its holder only, an alias's owner still holds an entry there.
+ */
+function expectNamesSettled(run: Run): void {
+  const trackers = run.ids.map((id) => run.sim.tracker(id))
+  const rows = shown(trackers[0]!)
+  const names = trackers[0]!.names.list().sort()
+  const where = names.map((name) => trackers[0]!.names.lookup(name))
+  for (const tracker of trackers) {
+    expect(shown(tracker), `node ${tracker.nodeId}`).toEqual(rows)
+    expect(tracker.names.list().sort()).toEqual(names)
+    expect(names.map((name) => tracker.names.lookup(name))).toEqual(where)
+  }
+  const ordinary = rows.filter((line) => !line.includes(STANDALONE))
+  expect(ordinary).toEqual(run.expected())
+
+  for (const [i, name] of names.entries()) {
+    const holder = where[i]!
+    expect(run.ids).toContain(holder.node)
+    const held = trackers[0]!
+      .topics()
+      .flatMap((topic) =>
+        Object.keys(trackers[0]!.list(topic)).flatMap((key) => trackers[0]!.get(topic, key)),
+      )
+    if (holder.owner === `${STANDALONE}${name}`) continue
+    expect(held.some((e) => e.node === holder.node && e.owner === holder.owner)).toBe(true)
+  }
+  for (const tracker of trackers.slice(0, 1)) {
+    for (const topic of tracker.topics()) {
+      for (const key of Object.keys(tracker.list(topic))) {
+        for (const entry of tracker.get(topic, key)) {
+          if (!entry.owner.startsWith(STANDALONE)) continue
+          const name = entry.owner.slice(STANDALONE.length)
+          expect(tracker.names.lookup(name), `${topic} ${key}`).toEqual({
+            node: entry.node,
+            owner: entry.owner,
+          })
+        }
+      }
+    }
+  }
+}
