@@ -10,7 +10,7 @@ import {
 import { STANDALONE_PREFIX } from './state/set.js'
 import type { MetaUpdate, TrackerInternals } from './tracker.js'
 import type { Meta, Origin } from './types.js'
-import { checkId, checkOwnerId } from './validation.js'
+import { checkId, checkOwnerId, optionsOf } from './validation.js'
 
 /** A name to act through, and optionally on whose behalf (checked by `canWrite`). */
 export interface NameTarget {
@@ -128,9 +128,10 @@ export class Names<M extends object = Meta> {
    * returns its owner id. Its entries outlive every connection; it lives until
    * {@link Names.unregister}, or with `releaseWhenAlone` until its room empties.
    */
-  create(name: string, options: CreateNameOptions = {}): string {
+  create(name: string, options?: CreateNameOptions): string {
     checkId('name', name, this.#core.maxId, { name })
-    const release = this.#releaseOf(name, options.releaseWhenAlone)
+    const { releaseWhenAlone } = optionsOf(options, 'names.create options')
+    const release = this.#releaseOf(name, releaseWhenAlone)
     this.#checkFree(name)
     const owner = STANDALONE_PREFIX + name
     const registration = this.#core.set().register(name, owner, true, release)
@@ -193,10 +194,17 @@ export class Names<M extends object = Meta> {
     topic: string,
     key: string,
     meta: MetaUpdate<M>,
-    options: NameUpdateOptions = {},
+    options?: NameUpdateOptions,
   ): Promise<string> {
+    const { ifRef } = optionsOf(options, 'names.update options')
+    if (ifRef !== undefined && typeof ifRef !== 'string') {
+      throw new PresenceError(
+        'invalid_argument',
+        `Expected ifRef to be a ref string, got ${describe(ifRef)}.`,
+      )
+    }
     const call = { op: 'update' as const, target: targetOf(target), topic, key, meta }
-    return (await this.#route({ ...call, ifRef: options.ifRef })) as string
+    return (await this.#route({ ...call, ifRef })) as string
   }
 
   /** Untracks through a name, wherever in the cluster it is held. */
@@ -264,6 +272,8 @@ export class Names<M extends object = Meta> {
   // ---- internals ----------------------------------------------------------------------
 
   async #route(call: ForwardedCall): Promise<string | undefined> {
+    checkId('topic', call.topic, this.#core.maxId, {})
+    checkId('key', call.key, this.#core.maxId, { topic: call.topic })
     const name = this.#checkTarget(call.target, { topic: call.topic, key: call.key })
     const winner = this.#winner(name)
     if (!winner || winner.replica === this.#core.set().self || !this.#forwarder) {
@@ -280,8 +290,9 @@ export class Names<M extends object = Meta> {
         fields,
       )
     }
-    const name = checkId('name', target.name, this.#core.maxId, fields)
-    if (this.#canWrite) this.#checkWriter(target, name, fields)
+    const read = readTarget(target, fields)
+    const name = checkId('name', read.name, this.#core.maxId, fields)
+    if (this.#canWrite) this.#checkWriter(read, name, fields)
     return name
   }
 
@@ -440,6 +451,20 @@ export class Names<M extends object = Meta> {
       })
       this.#release(registration, origin)
     }
+  }
+}
+
+/** Reads a target's fields once: a getter that throws is bad input, not a crash. */
+function readTarget(target: NameTarget, fields: PresenceErrorFields): NameTarget {
+  try {
+    return { name: target.name, as: target.as }
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : 'an exception'
+    throw new PresenceError(
+      'invalid_argument',
+      `Expected a name target with readable fields, but reading one threw: ${reason}.`,
+      fields,
+    )
   }
 }
 

@@ -12,7 +12,7 @@ import type { Entry } from './state/elements.js'
 import { replicaOf } from './state/elements.js'
 import { type Changes, ReplicatedSet, STANDALONE_PREFIX } from './state/set.js'
 import type { Logger, Meta, Origin, PresenceState } from './types.js'
-import { checkId, checkOwnerId, freezeMeta } from './validation.js'
+import { checkId, checkOwnerId, freezeMeta, optionsOf } from './validation.js'
 
 /**
  * Who acts: an owner id (a connection, socket or session id, unique within this node),
@@ -285,8 +285,9 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
    * })
    * ```
    */
-  subscribe(topic: string, send: Send<M>, options: SubscribeOptions<M> = {}): () => void {
+  subscribe(topic: string, send: Send<M>, options?: SubscribeOptions<M>): () => void {
     checkId('topic', topic, this.#maxId, { topic })
+    const checked = optionsOf(options, 'subscribe options')
     if (!this.#channels) {
       const channels = new Channels<M>({
         clock: this.#clock,
@@ -295,7 +296,7 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
       })
       this.#channels = channels
     }
-    return this.#channels.subscribe(topic, send, options)
+    return this.#channels.subscribe(topic, send, checked)
   }
 
   // ---- internals ----------------------------------------------------------------------

@@ -66,7 +66,12 @@ export function freezeMeta<M extends object>(
     copy = copyJson(meta, 0, [])
   } catch (err) {
     if (err instanceof MetaProblem) throw metaError(err.message, fields)
-    throw err
+    // Only the caller's own object can throw here: a getter, or a proxy's trap.
+    const reason = err instanceof Error ? err.message : describe(err)
+    throw metaError(
+      `Expected a meta whose fields can be read, but reading one threw: ${reason}`,
+      fields,
+    )
   }
   const json = JSON.stringify(copy)
   // UTF-8 takes at most three bytes per UTF-16 unit: short texts need no count.
@@ -142,4 +147,17 @@ export function utf8Length(text: string): number {
     } else bytes += 2
   }
   return bytes
+}
+
+/**
+ * @internal An options argument: `undefined` is no options; anything but a plain object
+ * throws `invalid_argument`, so that `null` or a string cannot fail later as a TypeError.
+ */
+export function optionsOf<T extends object>(value: T | undefined, what: string): T {
+  if (value === undefined) return {} as T
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value
+  throw new PresenceError(
+    'invalid_argument',
+    `Expected ${what} to be an options object or undefined, got ${describe(value)}.`,
+  )
 }
