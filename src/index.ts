@@ -29,6 +29,7 @@ export type {
   TrackerEvents,
   UpdateEvent,
 } from './events.js'
+export type { LimitOptions } from './limits.js'
 export type {
   CreateNameOptions,
   NameLocation,
@@ -36,7 +37,6 @@ export type {
   NameTarget,
   NameUpdateOptions,
 } from './names.js'
-export type { LimitOptions } from './limits.js'
 export { DEFAULTS, type NamesOptions, type TrackerOptions } from './options.js'
 export { type MetaUpdate, type OwnerRef, type PresenceInfo, Tracker } from './tracker.js'
 export type {
