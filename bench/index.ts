@@ -6,8 +6,8 @@
  */
 import { writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
-import type { BenchRow } from './harness.js'
 import { chartSvg } from './chart.js'
+import type { BenchRow } from './harness.js'
 
 const suites: Record<string, () => Promise<{ run(): Promise<BenchRow[]> }>> = {
   core: () => import('./core.js'),
