@@ -2,7 +2,7 @@
  * The cluster's message bodies, and their validation: whatever comes off the network is
  * checked here before it reaches the replicated state, and refused with a reason.
  */
-import { PresenceError } from '../errors.js'
+import { PresenceError, type PresenceErrorCode } from '../errors.js'
 import type { ForwardedCall } from '../names.js'
 import type { EntryData, NameData, SectionData } from '../state/set.js'
 import type { Meta } from '../types.js'
@@ -207,6 +207,27 @@ export function parseCall(body: unknown, limits: ParseLimits): Parsed<CallBody> 
   return { ok: true, value: { id: body.id, call } }
 }
 
+/** Every code a PresenceError can carry; typed as a record so that none is missed. */
+const ERROR_CODES: Record<PresenceErrorCode, true> = {
+  already_tracked: true,
+  nopresence: true,
+  invalid_argument: true,
+  invalid_meta: true,
+  name_taken: true,
+  unknown_name: true,
+  names_disabled: true,
+  names_full: true,
+  forbidden: true,
+  stale: true,
+  remote_name: true,
+  timeout: true,
+  nodedown: true,
+  closed: true,
+  rate_limited: true,
+  owner_full: true,
+  topic_full: true,
+}
+
 /** Checks a reply. */
 export function parseReply(body: unknown): Parsed<ReplyBody> {
   if (!isRecord(body) || !isClock(body.id) || typeof body.ok !== 'boolean') {
@@ -221,6 +242,8 @@ export function parseReply(body: unknown): Parsed<ReplyBody> {
   if (typeof body.code !== 'string' || typeof body.message !== 'string') {
     return fail('reply: bad error')
   }
+  // The caller's promise rejects with this code: it must be one callers can branch on.
+  if (!Object.hasOwn(ERROR_CODES, body.code)) return fail('reply: unknown error code')
   const value: ReplyBody = { id: body.id, ok: false, code: body.code, message: body.message }
   if (typeof body.holder === 'string' && body.holder !== '') value.holder = body.holder
   return { ok: true, value }
