@@ -11,11 +11,12 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll } from 'vitest'
 import { decode, type Envelope, encode, PROTOCOL_VERSION } from '../../src/cluster/codec.js'
+import { PresenceError } from '../../src/errors.js'
 import type { Meta } from '../../src/index.js'
 import { ManualClock, MemoryNetwork, type MemoryTransport } from '../../src/testing/index.js'
 import { Tracker } from '../../src/tracker.js'
 import { PERIODS, setUpVictim } from './corpus.js'
-import { check, checkTracker, checkWritable, entriesOf } from './support.js'
+import { check, checkTracker, checkWritable, entriesOf, isKnownError } from './support.js'
 import {
   breakers,
   byteMutation,
@@ -188,6 +189,7 @@ export async function attack(shots: Shot[], setup: Setup): Promise<void> {
   const connections = ownConnections(victim.tracker)
 
   const senders = new Senders()
+  const calls = setup.names ? await openCalls([victim, reference], senders, secret) : []
   for (const [i, shot] of shots.entries()) {
     const built = shot(secret)
     if (!built) continue
@@ -205,6 +207,7 @@ export async function attack(shots: Shot[], setup: Setup): Promise<void> {
     if (envelope) senders.took(envelope)
   }
   await clock.advance(PERIODS.callTimeout + 500)
+  await checkCalls(calls)
 
   const errors = victim.logs.filter((call) => call.level === 'error')
   check(errors.length === 0, () => `the victim logged errors: ${JSON.stringify(errors)}`)
@@ -224,6 +227,46 @@ export async function attack(shots: Shot[], setup: Setup): Promise<void> {
     () => `entries of departed nodes are left: ${entriesOf(victim.tracker).join('\n')}`,
   )
   check(victim.tracker.nodes().length === 1, 'departed nodes are still listed')
+}
+
+/** A name held by `n2`, which the victim and the reference call through before the shots. */
+const HELD = { from: 'n2', inc: 'i1.n2', name: 'shared:1' }
+
+/**
+ * Tells both nodes that `n2` holds a name, and has each write through it: a call that
+ * waits for `n2`'s reply, which the shots may forge (a reply from `n2` with id 1).
+ */
+async function openCalls(
+  nodes: Node[],
+  senders: Senders,
+  secret: string | undefined,
+): Promise<Array<Promise<unknown>>> {
+  const entry = [1, 'room:1', 'shared', `\u0000name:${HELD.name}`, { v: 1 }, 0]
+  const registration = [2, HELD.name, `\u0000name:${HELD.name}`, true, null, 0]
+  const body = { from: 0, to: 2, extra: [], entries: [entry], names: [registration] }
+  const envelope = { v: PROTOCOL_VERSION, from: HELD.from, inc: HELD.inc, type: 'delta', body }
+  const bytes = encode(envelope, secret)
+  for (const each of nodes) await each.inject(bytes)
+  senders.took(envelope)
+  return nodes.map((each) =>
+    each.tracker.names.update(HELD.name, 'room:1', 'shared', { v: 2 }).then(
+      (ref) => ({ ref }),
+      (error: unknown) => error,
+    ),
+  )
+}
+
+/** The calls settled (answered, or timed out) alike on both nodes, with known codes. */
+async function checkCalls(calls: Array<Promise<unknown>>): Promise<void> {
+  const outcomes = await Promise.all(calls)
+  for (const outcome of outcomes) {
+    const settled = outcome instanceof Error ? isKnownError(outcome) : true
+    check(settled, () => `a call through a name failed with ${String(outcome)}`)
+  }
+  const [a, b] = outcomes.map((outcome) =>
+    outcome instanceof PresenceError ? outcome.code : JSON.stringify(outcome),
+  )
+  check(a === b, `the call ended as ${a} on the victim and as ${b} on the reference`)
 }
 
 function expectSame(victim: Tracker<Meta>, reference: Tracker<Meta>): void {

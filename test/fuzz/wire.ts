@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check'
 import type { Envelope } from '../../src/cluster/codec.js'
-import { nastyNumber, nastyString } from './support.js'
+import { CODES, nastyNumber, nastyString } from './support.js'
 
 export const TYPES = [
   'hello',
@@ -149,7 +149,12 @@ export const validBodies: Record<MessageType, fc.Arbitrary<unknown>> = {
   call: fc.record({ id: fc.nat(5), call }),
   reply: fc.oneof(
     fc.record({ id: fc.nat(5), ok: fc.constant(true), ref: fc.option(fc.string()), clock }),
-    fc.record({ id: fc.nat(5), ok: fc.constant(false), code: fc.string(), message: fc.string() }),
+    fc.record({
+      id: fc.nat(5),
+      ok: fc.constant(false),
+      code: fc.constantFrom(...CODES),
+      message: fc.string(),
+    }),
   ),
 }
 
@@ -258,6 +263,7 @@ export const breakers: Record<MessageType, Breaker[]> = {
     (b) => ({ ...b, id: Number.NaN }),
     (b) => ({ ...b, ok: true, ref: 5, clock: 1 }),
     (b) => ({ ...b, ok: false, code: undefined, message: 'm' }),
+    (b) => ({ ...b, ok: false, code: 'no_such_code', message: 'm' }),
   ],
 }
 
