@@ -76,6 +76,8 @@ export class ClusterNode<M extends object = Meta> {
   readonly #peers = new Map<string, Peer>()
   /** Replicas that said goodbye or were replaced: late messages from them are ignored. */
   readonly #departed = new Map<string, number>()
+  /** Of those, the ones replaced by another incarnation rather than gone with a goodbye. */
+  readonly #superseded = new Set<string>()
   readonly #calls = new Map<number, PendingCall>()
   /** Standalone entries handed over in a goodbye, waiting for the successor's join. */
   readonly #parked = new Map<string, { entry: Entry<M>; timer: TimerHandle }>()
@@ -289,7 +291,9 @@ export class ClusterNode<M extends object = Meta> {
       else if (peer.status === 'down' && silent >= permdownPeriod) this.#forget(peer)
     }
     for (const [replicaId, at] of this.#departed) {
-      if (now - at >= permdownPeriod) this.#departed.delete(replicaId)
+      if (now - at < permdownPeriod) continue
+      this.#departed.delete(replicaId)
+      this.#superseded.delete(replicaId)
     }
   }
 
@@ -376,9 +380,12 @@ export class ClusterNode<M extends object = Meta> {
     const replicaId = replicaOf(envelope.from, envelope.inc).id
     if (!this.#departed.has(replicaId)) return true
     // A late message of a dead incarnation can overtake the hello of the live one and
-    // replace it here. Once the replacement has gone silent, whoever still speaks is live.
-    if (this.#peers.get(envelope.from)?.status !== 'down') return false
+    // replace it here. Once the replacement is down or gone, whoever still speaks is live;
+    // an incarnation that said goodbye never comes back.
+    const current = this.#peers.get(envelope.from)
+    if (!this.#superseded.has(replicaId) || current?.status === 'up') return false
     this.#departed.delete(replicaId)
+    this.#superseded.delete(replicaId)
     return true
   }
 
@@ -393,6 +400,7 @@ export class ClusterNode<M extends object = Meta> {
     if (!parseGoodbye(envelope.body, this.#limits).ok) return false
     const replicaId = replicaOf(envelope.from, envelope.inc).id
     this.#departed.set(replicaId, this.#core.clock.now())
+    this.#superseded.delete(replicaId)
     this.#purge(replicaId)
     return true
   }
@@ -431,6 +439,7 @@ export class ClusterNode<M extends object = Meta> {
     this.#peers.delete(peer.node)
     this.#clearAsk(peer)
     this.#departed.set(peer.replicaId, this.#core.clock.now())
+    this.#superseded.add(peer.replicaId)
     if (peer.status === 'down') {
       this.#purge(peer.replicaId)
       return
@@ -757,6 +766,7 @@ export class ClusterNode<M extends object = Meta> {
     this.#peers.delete(peer.node)
     this.#clearAsk(peer)
     this.#departed.set(peer.replicaId, this.#core.clock.now())
+    this.#superseded.delete(peer.replicaId)
     const purged = this.#core.set().purge(peer.replicaId)
     const handedOver = new Set(goodbye.names.map((name) => name.name))
     if (goodbye.to === this.#self.node) {
