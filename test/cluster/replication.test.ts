@@ -340,6 +340,36 @@ describe('liveness', () => {
     expect(seen).toMatchObject({ incarnation: live.nodes()[0]!.incarnation, status: 'up' })
   })
 
+  it('a late dead incarnation that then says goodbye does not shut the live one out', async () => {
+    sim = new Sim()
+    const [, b] = await sim.start('a', 'b')
+    sim.crash('a')
+    // An incarnation that lived briefly: everything it sent is held back, to arrive late.
+    const held: Uint8Array[] = []
+    const brief = sim.add('a', {
+      wrap: (transport) => ({
+        publish: async (_channel, data) => void held.push(data),
+        subscribe: (channel, onData) => transport.subscribe(channel, onData),
+        close: () => transport.close(),
+      }),
+    }).tracker
+    await sim.settle()
+    await brief.close()
+    const live = sim.add('a').tracker
+    live.track('s1', 'room', 'bob', {})
+    await sim.settle()
+    expect(keysIn(b!, 'room')).toEqual(['bob'])
+
+    const late = sim.network.transport('late')
+    for (const data of held) await late.publish('all', data)
+    await sim.settle()
+    expect(keysIn(b!, 'room')).toEqual([])
+
+    await sim.advance(2 * broadcastPeriod)
+    expect(keysIn(b!, 'room')).toEqual(['bob'])
+    expect(b!.nodes().find((n) => n.node === 'a')?.incarnation).toBe(live.nodes()[0]!.incarnation)
+  })
+
   it('a goodbye that arrives after the successor hello does not drop the successor', async () => {
     sim = new Sim()
     const held: Uint8Array[] = []

@@ -7,7 +7,8 @@
  * the run (nothing an owner holds is lost, nothing is invented).
  *
  * `SIM_RUNS=2000 SIM_OPS=150 npx vitest run test/cluster/simulation.property.test.ts`
- * runs more and longer runs (defaults: 200 runs of up to 80 steps).
+ * runs more and longer runs (defaults: 200 runs of up to 80 steps); `SIM_SEED` and
+ * `SIM_PATH` replay a failure that fast-check reported.
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -17,6 +18,13 @@ import type { Meta } from '../../src/types.js'
 import { SIM_PERIODS, Sim } from '../helpers/cluster.js'
 
 const RUNS = Number(process.env.SIM_RUNS ?? 200)
+const MAX_OPS = Number(process.env.SIM_OPS ?? 80)
+
+/** `SIM_SEED` and `SIM_PATH`, as fast-check prints them for a failure, replay that run. */
+function replay(): { seed?: number; path?: string } {
+  const { SIM_SEED, SIM_PATH } = process.env
+  return SIM_SEED === undefined ? {} : { seed: Number(SIM_SEED), path: SIM_PATH }
+}
 const NODES = ['n0', 'n1', 'n2', 'n3', 'n4']
 const OWNERS = ['o0', 'o1']
 const TOPICS = ['t0', 't1']
@@ -389,7 +397,7 @@ describe('simulation', () => {
       fc.asyncProperty(
         fc.integer({ min: 3, max: 5 }),
         fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-        fc.array(opArb, { minLength: 1, maxLength: Number(process.env.SIM_OPS ?? 80) }),
+        fc.array(opArb, { minLength: 1, maxLength: MAX_OPS, size: 'max' }),
         async (count, seed, ops) => {
           const run = new Run(count, seed)
           try {
@@ -405,7 +413,7 @@ describe('simulation', () => {
           }
         },
       ),
-      { numRuns: RUNS },
+      { numRuns: RUNS, ...replay() },
     )
   }, 120_000)
 
@@ -414,7 +422,7 @@ describe('simulation', () => {
       fc.asyncProperty(
         fc.integer({ min: 3, max: 5 }),
         fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-        fc.array(nameOpArb, { minLength: 1, maxLength: Number(process.env.SIM_OPS ?? 80) }),
+        fc.array(nameOpArb, { minLength: 1, maxLength: MAX_OPS, size: 'max' }),
         async (count, seed, ops) => {
           const run = new NamesRun(count, seed)
           try {
@@ -432,7 +440,7 @@ describe('simulation', () => {
           }
         },
       ),
-      { numRuns: Math.ceil(RUNS / 2) },
+      { numRuns: Math.ceil(RUNS / 2), ...replay() },
     )
   }, 120_000)
 })
