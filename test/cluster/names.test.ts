@@ -438,7 +438,7 @@ describe('standalone names outlive their node', () => {
     expectConverged([b, c])
   })
 
-  it('when the holder restarts before it is found down, the name is taken over at once', async () => {
+  it('a holder that restarts before it is found down has its name taken over at once', async () => {
     const { a, b, c } = await withGame()
     await handled(b.names.update('game', 'room', 'game', { phase: 'vote' }))
     await sim.settle()
