@@ -33,6 +33,7 @@ import {
   wireValue,
 } from './wire.js'
 
+/** The secret of the signed runs. */
 export const SECRET = 's3cret'
 
 /** What a shot must do: be accepted, be refused, or either (the reference decides). */
@@ -47,6 +48,7 @@ export function shot(parts: unknown, build: Build): Shot {
   return Object.assign(build, { [fc.toStringMethod]: () => fc.stringify(parts) })
 }
 
+/** A node under attack: its tracker, its log, its lost names, and a way to reach it. */
 export interface Node {
   tracker: Tracker<Meta>
   logs: Array<{ level: string; message: string }>
@@ -59,6 +61,7 @@ const DROPPED = /^dropped a /
 const thrown: unknown[] = []
 const rejections: unknown[] = []
 const onRejection = (reason: unknown) => rejections.push(reason)
+
 /** Records unhandled rejections while the calling suite runs: none may happen. */
 export function watchRejections(): void {
   beforeAll(() => {
@@ -76,6 +79,7 @@ export interface Setup {
   names: boolean
 }
 
+/** A node `n1` on a network of its own, holding {@link setUpVictim}'s entries and names. */
 export function node(clock: ManualClock, { secret, names }: Setup): Node {
   const network = new MemoryNetwork({ onError: (error) => thrown.push(error) })
   const logs: Node['logs'] = []
@@ -182,6 +186,7 @@ class Senders {
 /** Fires the shots at a victim and at a reference that gets only what the victim took. */
 export async function attack(shots: Shot[], setup: Setup): Promise<void> {
   const { secret } = setup
+  thrown.length = 0
   const clock = new ManualClock()
   const victim = node(clock, setup)
   const reference = node(clock, setup)
