@@ -7,7 +7,7 @@
  * nothing should be left behind.
  */
 import type { Meta } from '../src/index.js'
-import { ManualClock } from '../src/testing/index.js'
+import { ManualClock, MemoryNetwork } from '../src/testing/index.js'
 import { Tracker } from '../src/tracker.js'
 
 /** How the churn is shaped; the defaults are the soak's. */
@@ -18,6 +18,11 @@ export interface ChurnOptions {
   population?: number
   /** Owners join in a topic of the current era; a new era every this many cycles. */
   eraCycles?: number
+  /**
+   * Runs the tracker as node `a` of a cluster, with node `b` holding a replica, on an
+   * in-memory network.
+   */
+  cluster?: boolean
 }
 
 /** The tracker options the churn runs with. */
@@ -51,6 +56,8 @@ function random(seed: number): () => number {
 export class Churn {
   readonly clock = new ManualClock()
   readonly tracker: Tracker<Meta>
+  /** With `cluster`, the other node, which only replicates. */
+  readonly replica: Tracker<Meta> | undefined
   /** Owners whose whole life has been played out (they left, or were left to expire). */
   cycles = 0
   readonly #random: () => number
@@ -67,12 +74,23 @@ export class Churn {
     this.#random = random(options.seed ?? 1)
     this.#population = options.population ?? 1_000
     this.#eraCycles = options.eraCycles ?? 2_000
+    const network = options.cluster ? new MemoryNetwork() : undefined
+    const cluster = (nodeId: string) =>
+      network && {
+        transport: network.transport(nodeId),
+        nodeId,
+        random: () => 0.5,
+        maxRemovalLog: 4_096,
+      }
     this.tracker = new Tracker<Meta>({
       clock: this.clock,
       names: { max: 100_000 },
       ownerTtl: OWNER_TTL_MS,
       limits: { updatesPerSecond: 1_000, burst: 50 },
+      cluster: cluster('a'),
     })
+    this.replica =
+      network && new Tracker<Meta>({ clock: this.clock, names: true, cluster: cluster('b') })
   }
 
   /** Owners present now, as the churn sees them. */

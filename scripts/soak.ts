@@ -6,7 +6,9 @@
  * come back to within a few percent of the start: nothing may be kept for owners, names,
  * refs, topics or subscribers that are gone.
  *
- * Run: node --expose-gc --import tsx scripts/soak.ts [cycles]   (default 1,000,000)
+ * Run: node --expose-gc --import tsx scripts/soak.ts [cycles] [--cluster]
+ * (default 1,000,000 cycles; with --cluster the tracker is node `a` of a two-node cluster
+ * on an in-memory network, node `b` replicating everything, and both are measured)
  */
 import { availableParallelism } from 'node:os'
 import { Churn } from '../bench/soak.js'
@@ -64,21 +66,23 @@ function format(rows: Row[], start: number): string {
   return lines.join('\n')
 }
 
-async function warmUp(cycles: number): Promise<void> {
-  const churn = new Churn({ seed: 2 })
+async function warmUp(cycles: number, cluster: boolean): Promise<void> {
+  const churn = new Churn({ seed: 2, cluster })
   await churn.run(cycles)
   await churn.drain()
 }
 
 async function main(): Promise<void> {
-  const cycles = Number(process.argv[2] ?? 1_000_000)
-  if (!Number.isSafeInteger(cycles) || cycles < 1)
-    throw new Error(`bad cycle count ${process.argv[2]}`)
+  const args = process.argv.slice(2)
+  const cluster = args.includes('--cluster')
+  const given = args.find((arg) => arg !== '--cluster')
+  const cycles = Number(given ?? 1_000_000)
+  if (!Number.isSafeInteger(cycles) || cycles < 1) throw new Error(`bad cycle count ${given}`)
   const began = performance.now()
   // The warm-up runs on a tracker of its own, so that the start is a fresh tracker: what
   // a tracker keeps of owners that left, however bounded, shows at the end.
-  await warmUp(Math.min(WARM_UP_CYCLES, cycles))
-  const churn = new Churn()
+  await warmUp(Math.min(WARM_UP_CYCLES, cycles), cluster)
+  const churn = new Churn({ cluster })
   const from = churn.cycles
   const first = row('start (fresh tracker, after warm-up)', churn, from)
   const start = first.heapBytes
@@ -94,11 +98,17 @@ async function main(): Promise<void> {
 
   const seconds = ((performance.now() - began) / 1000).toFixed(1)
   const drift = (end.heapBytes - start) / start
-  const empty = end.topics === 0 && end.names === 0 && churn.clock.pending() === 0
+  const replica = churn.replica
+  const replicaEmpty =
+    !replica || (replica.topics().length === 0 && replica.names.list().length === 0)
+  // A cluster's heartbeats never stop; without one, every timer must have run out.
+  const timersDone = cluster || churn.clock.pending() === 0
+  const empty = end.topics === 0 && end.names === 0 && replicaEmpty && timersDone
   const ok = Math.abs(drift) <= TOLERANCE && empty
   const count = (n: number) => n.toLocaleString('en-US')
   const runLine =
-    `rollcall soak: ${count(cycles)} cycles (after ${count(WARM_UP_CYCLES)} of warm-up), ` +
+    `rollcall soak${cluster ? ' (two-node cluster)' : ''}: ${count(cycles)} cycles ` +
+    `(after ${count(WARM_UP_CYCLES)} of warm-up), ` +
     `Node ${process.version}, ${availableParallelism()} CPUs, ${seconds} s`
   const share = `${(drift * 100).toFixed(1)}%`
   const verdict =
