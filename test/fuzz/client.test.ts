@@ -24,7 +24,7 @@ const wireMeta = fc
       phx_ref: ref,
       phx_ref_prev: ref,
       status: fc.constantFrom('online', 'away'),
-      __proto__: fc.constant('x'),
+      ['__proto__']: fc.constant('x'),
     },
     { requiredKeys: ['phx_ref'] },
   )
