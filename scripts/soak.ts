@@ -108,7 +108,7 @@ async function main(): Promise<void> {
   const count = (n: number) => n.toLocaleString('en-US')
   const runLine =
     `rollcall soak${cluster ? ' (two-node cluster)' : ''}: ${count(cycles)} cycles ` +
-    `(after ${count(WARM_UP_CYCLES)} of warm-up), ` +
+    `(after ${count(WARM_UP_CYCLES)} of warm-up)\n` +
     `Node ${process.version}, ${availableParallelism()} CPUs, ${seconds} s`
   const share = `${(drift * 100).toFixed(1)}%`
   const verdict =
