@@ -524,6 +524,9 @@ export class ClusterNode<M extends object = Meta> {
     const maxId = this.#limits.maxId
     if (node.length === 0 || node.length > maxId) return 'bad node id'
     if (incarnation.length === 0 || incarnation.length > maxId) return 'bad incarnation'
+    // A replica is keyed `incarnation@node`: with an "@" in the incarnation, two senders
+    // ("x@a" of "b", "x" of "a@b") would share one key, and one's state the other's.
+    if (incarnation.includes('@')) return 'bad incarnation'
     if (incarnation === this.#self.incarnation) return 'incarnation of this node'
     for (const peer of this.#peers.values()) {
       if (peer.incarnation === incarnation) return `incarnation of node "${peer.node}"`
