@@ -161,7 +161,7 @@ class Senders {
   #possible(from: string, inc: string): boolean {
     if (this.#live.get(from) === inc) return true
     const isId = (id: string) => id.length > 0 && id.length <= 256
-    if (!isId(from) || !isId(inc)) return false
+    if (!isId(from) || !isId(inc) || inc.includes('@')) return false
     for (const [node, incarnation] of this.#live)
       if (incarnation === inc && node !== from) return false
     return true
@@ -335,7 +335,7 @@ const incarnation = (from: string) =>
       weight: 6,
       arbitrary: fc.constantFrom('i1', 'i2').map((inc) => `${inc}.${from.slice(0, 9)}`),
     },
-    { weight: 1, arbitrary: fc.constantFrom('i1', 'a', 'b@a', '') },
+    { weight: 1, arbitrary: fc.constantFrom('i1', 'a', 'b@a', '', 'x@a', 'x') },
   )
 
 const envelopeOf = (type: unknown, body: unknown) =>
