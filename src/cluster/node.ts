@@ -35,6 +35,9 @@ const FLUSH_AT_CHANGES = 2_048
  */
 const MAX_GAP_SPAN = 65_536
 
+/** Incarnations already warned about as duplicates of this node, before starting over. */
+const MAX_WARNED_DUPLICATES = 64
+
 interface Peer {
   node: string
   incarnation: string
@@ -407,6 +410,8 @@ export class ClusterNode<M extends object = Meta> {
 
   #warnDuplicate(incarnation: string): void {
     if (this.#warnedDuplicates.has(incarnation)) return
+    // Bounded: anyone on the transport can claim this node id with ever new incarnations.
+    if (this.#warnedDuplicates.size >= MAX_WARNED_DUPLICATES) this.#warnedDuplicates.clear()
     this.#warnedDuplicates.add(incarnation)
     this.#core.log('warn', 'duplicate_node: another live tracker uses this node id', {
       node: this.#self.node,
