@@ -13,12 +13,14 @@ import {
   SIGNATURE_BYTES,
 } from '../../src/cluster/codec.js'
 import { PresenceError } from '../../src/errors.js'
+import { runs } from '../fuzz/support.js'
 
 /**
  * Generated inputs across the four fuzz properties below: 100,000 by default, a few
- * seconds; FUZZ_RUNS sets another total, shared out in the same proportions.
+ * seconds; FUZZ_RUNS (a count, or a factor such as 4x) sets another total, shared out in
+ * the same proportions.
  */
-const FUZZ_TOTAL = Number(process.env.FUZZ_RUNS ?? 100_000)
+const FUZZ_TOTAL = runs(100_000)
 const fuzzRuns = (share: number) => Math.max(1, Math.round(FUZZ_TOTAL * share))
 
 const base: Envelope = { v: PROTOCOL_VERSION, from: 'web-1', inc: 'k3x9', type: 'delta', body: 1 }
