@@ -8,6 +8,7 @@
  */
 import type { Meta } from '../src/index.js'
 import { ManualClock, MemoryNetwork } from '../src/testing/index.js'
+import { seededRandom } from '../src/testing/random.js'
 import { Tracker } from '../src/tracker.js'
 
 /** How the churn is shaped; the defaults are the soak's. */
@@ -40,18 +41,6 @@ interface Owner {
   suspended: boolean
 }
 
-/** A seeded generator (mulberry32): fast and good enough to pick actions. */
-function random(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
-
 /** Drives owners through their lives on one tracker. */
 export class Churn {
   readonly clock = new ManualClock()
@@ -71,7 +60,7 @@ export class Churn {
   #step = 0
 
   constructor(options: ChurnOptions = {}) {
-    this.#random = random(options.seed ?? 1)
+    this.#random = seededRandom(options.seed ?? 1)
     this.#population = options.population ?? 1_000
     this.#eraCycles = options.eraCycles ?? 2_000
     const network = options.cluster ? new MemoryNetwork() : undefined

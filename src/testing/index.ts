@@ -21,3 +21,4 @@ export {
   type NetworkFaults,
   type NetworkStats,
 } from './network.js'
+export { seededRandom } from './random.js'

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js'
 import type { Transport } from '../cluster/transport.js'
 import { describe, PresenceError } from '../errors.js'
+import { seededRandom } from './random.js'
 
 /**
  * Faults a {@link MemoryNetwork} injects, each decided per message and receiving node by
@@ -177,7 +178,7 @@ export class MemoryNetwork {
 
   constructor(options: MemoryNetworkOptions = {}) {
     this.#faults = checkFaults({ ...MEMORY_NETWORK_DEFAULTS, ...options })
-    this.#random = mulberry32(options.seed ?? MEMORY_NETWORK_DEFAULTS.seed)
+    this.#random = seededRandom(options.seed ?? MEMORY_NETWORK_DEFAULTS.seed)
     this.#clock = options.clock
     this.#onError = options.onError ?? rethrowLater
   }
@@ -426,16 +427,4 @@ function rethrowLater(error: unknown): void {
   queueMicrotask(() => {
     throw error
   })
-}
-
-/** A small, fast, seedable generator of numbers in [0, 1) (mulberry32). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }

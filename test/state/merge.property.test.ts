@@ -11,6 +11,7 @@ import {
   type SectionData,
   STANDALONE_PREFIX,
 } from '../../src/state/index.js'
+import { seededRandom } from '../../src/testing/random.js'
 import { describeElement, type M, makeSet, picture } from './helpers.js'
 
 type LocalOp =
@@ -159,18 +160,6 @@ function expectedPicture(produced: Produced[]) {
   }
 }
 
-/** A small seeded PRNG, so that a failing order shrinks and replays with its seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
-
 function shuffle<T>(items: T[], next: () => number): T[] {
   const out = [...items]
   for (let i = out.length - 1; i > 0; i--) {
@@ -182,7 +171,7 @@ function shuffle<T>(items: T[], next: () => number): T[] {
 
 /** `items` shuffled, with about a third of them delivered a second time somewhere. */
 function scramble<T>(items: T[], seed: number): T[] {
-  const next = random(seed)
+  const next = seededRandom(seed)
   const duplicates = items.filter(() => next() < 0.35)
   return shuffle([...items, ...duplicates], next)
 }
@@ -236,9 +225,9 @@ describe('merge of deltas', () => {
       fc.property(replicasArb, fc.integer(), fc.integer(), (replicas, seedA, seedB) => {
         const produced = produce(replicas)
         const all = produced.flatMap((p) => [...p.deltas, ...p.extras])
-        const pick = random(seedA)
+        const pick = seededRandom(seedA)
         const subset = all.filter(() => pick() < 0.5)
-        const a = mergeAll(shuffle(subset, random(seedA ^ 0x55)))
+        const a = mergeAll(shuffle(subset, seededRandom(seedA ^ 0x55)))
         const b = mergeAll(scramble(subset, seedB))
         expect(picture(a)).toEqual(picture(b))
         expect(versions(a, produced)).toEqual(versions(b, produced))
@@ -255,7 +244,7 @@ describe('merge of deltas', () => {
           const whole = set.deltaSince(0)
           return whole ? [whole] : []
         })
-        const next = random(seed)
+        const next = seededRandom(seed)
         const stale = produced.flatMap((p) => p.deltas).filter(() => next() < 0.5)
         const receiver = mergeAll(scramble([...wholes, ...stale], seed))
         expect(picture(receiver)).toEqual(expectedPicture(produced).picture)
