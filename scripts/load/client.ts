@@ -180,10 +180,12 @@ export class LoadClient implements Observer {
   }
 
   #openSocket(): Promise<boolean> {
+    const started = performance.now()
     const socket = new WebSocket(this.url, { perMessageDeflate: false })
     return new Promise((resolve) => {
       socket.once('open', () => {
         this.recorder.connectionsOpened++
+        this.recorder.connecting.add(performance.now() - started)
         this.#socket = socket
         socket.on('message', (data) => this.#frame(socket, data))
         socket.on('close', () => this.#closed(socket))
@@ -264,6 +266,7 @@ export class LoadClient implements Observer {
       this.#resume = { session: message.session, token: message.token }
       this.phase = 'seated'
       if (this.#pending) {
+        this.recorder.joining.add(performance.now() - this.#pending.action.sentAt)
         this.#pending.joined = true
         this.#pending.resumed = message.resumed
       }
@@ -354,7 +357,7 @@ export class LoadClient implements Observer {
     const pending = this.#pending
     if (!pending) return
     this.recorder.refused.add(`${pending.action.kind}: ${code}`)
-    this.room.drop(pending.action, `refused (${code})`)
+    this.room.cancel(pending.action)
     this.#answer({ outcome: 'refused' })
   }
 

@@ -52,7 +52,12 @@ export function parseOptions(argv: string[]): LoadOptions {
   const flags = Object.fromEntries(
     Object.keys(FLAGS).map((flag) => [flag, { type: 'string' as const }]),
   )
-  const { values } = parseArgs({ args: argv, options: flags, strict: true })
+  let values: Record<string, string | undefined>
+  try {
+    values = parseArgs({ args: argv, options: flags, strict: true }).values
+  } catch (error) {
+    throw new Error(`${error instanceof Error ? error.message : error}\n${USAGE}`)
+  }
   const options = { ...LOAD_DEFAULTS }
   for (const [flag, key] of Object.entries(FLAGS)) {
     const text = values[flag]

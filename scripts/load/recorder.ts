@@ -93,6 +93,10 @@ export class Recorder {
   }
   /** Flaps within the grace period: from the new socket's connect until `joined`. */
   readonly backWithin = new Samples()
+  /** Every socket: from `new WebSocket` until it is open (TCP and the HTTP upgrade). */
+  readonly connecting = new Samples()
+  /** Every join: from the send until the server's `joined`. */
+  readonly joining = new Samples()
 
   mark(): Mark {
     return { at: performance.now(), frames: this.frames, bytes: this.bytes, actions: this.actions }

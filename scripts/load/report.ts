@@ -18,8 +18,12 @@ const LABELS: Record<ActionKind, string> = {
   expiry: 'grace expiry *',
 }
 
+const WIDTH = 100
+/** Where a wrapped line goes on: under the text after the labels. */
+const CONTINUED = ' '.repeat(10)
+
 export function formatReport(result: LoadResult): string {
-  return [
+  const lines = [
     ...header(result),
     '',
     ...traffic(result),
@@ -31,18 +35,37 @@ export function formatReport(result: LoadResult): string {
     ...checks(result),
     '',
     `RESULT: ${result.passed ? 'PASS' : 'FAIL'}`,
-  ].join('\n')
+  ]
+  return lines.flatMap((line) => wrap(line)).join('\n')
+}
+
+/** Breaks a line longer than {@link WIDTH} at spaces. */
+function wrap(line: string): string[] {
+  if (line.length <= WIDTH) return [line]
+  const out: string[] = []
+  let current = ''
+  for (const word of line.split(' ')) {
+    const next = current === '' ? word : `${current} ${word}`
+    if (next.length > WIDTH && current.trim() !== '') {
+      out.push(current)
+      current = `${CONTINUED}${word}`
+    } else {
+      current = next
+    }
+  }
+  out.push(current)
+  return out
 }
 
 function header({ options: o, limits: l, serverPid, loadAverage }: LoadResult): string[] {
   return [
-    `machine: ${availableParallelism()} CPUs, node ${process.version}, load average ` +
-      `${loadAverage.map((n) => n.toFixed(1)).join(' -> ')} (before -> end of the steady phase)`,
-    `rollcall load: ${int(o.connections)} connections in ${o.rooms} rooms, ${o.seconds} s, ` +
+    `machine   ${availableParallelism()} CPUs, node ${process.version}, load average ` +
+      `${loadAverage.map((n) => n.toFixed(1)).join(' -> ')} (before -> end of steady phase)`,
+    `load      ${int(o.connections)} connections in ${o.rooms} rooms, ${o.seconds} s, ` +
       `target ${o.rate} steps/s, budget ${int(o.actions)} steps, seed ${o.seed}`,
-    `server: examples/poker in its own process (pid ${serverPid}) on 127.0.0.1, grace ` +
-      `${o.graceMs} ms, limits ${l.updatesPerSecond}/s burst ${l.burst}, ` +
-      `${l.entriesPerOwner} per owner, ${l.entriesPerTopic} per room`,
+    `server    examples/poker, own process (pid ${serverPid}), 127.0.0.1, grace ${o.graceMs} ms`,
+    `limits    ${l.updatesPerSecond} writes/s per owner, burst ${l.burst}, ` +
+      `${l.entriesPerOwner} entries per owner, ${l.entriesPerTopic} per room`,
   ]
 }
 
@@ -53,11 +76,7 @@ function traffic({ drive, recorder: r, options: o }: LoadResult): string[] {
   const frames = end.frames - start.frames
   const mb = (end.bytes - start.bytes) / 1e6
   const flaps = r.flaps
-  const backSummary = r.backWithin.summary()
-  const back = backSummary
-    ? `p50 ${backSummary.p50.toFixed(0)} p99 ${backSummary.p99.toFixed(0)} ` +
-      `max ${backSummary.max.toFixed(0)} ms`
-    : '-'
+  const back = brief(r.backWithin.summary())
   return [
     `ramp      ${int(ramp.seated)} of ${int(o.connections)} seated in ` +
       `${sec(ramp.end.at - ramp.start.at)} s, ${int(ramp.end.frames - ramp.start.frames)} ` +
@@ -67,12 +86,14 @@ function traffic({ drive, recorder: r, options: o }: LoadResult): string[] {
       `(${int(frames / seconds)}/s, ${(mb / seconds).toFixed(1)} MB/s)`,
     `sockets   ${int(r.connectionsOpened)} opened in all, ${int(r.sent)} frames sent; ` +
       `connect failures ${r.connectFailures}, closed by the server ${r.unexpectedCloses}`,
+    `          open ${brief(r.connecting.summary())}; join to joined ${brief(r.joining.summary())}`,
     `steps     ${tally(r.steps)}`,
     `refused   ${tally(r.refused)}`,
     `dropped   ${tally(r.dropped)}`,
     `errors    ${tally(r.strayErrors)} (not tied to a step)`,
     `flaps     within grace ${flaps.within}: ${flaps.resumed} resumed, ${flaps.lostSeat} ` +
-      `lost the seat, seen leaving ${flaps.seenLeaving} times; reconnect to resumed ${back}`,
+      `lost the seat, seen leaving ${flaps.seenLeaving} times`,
+    `          reconnect to resumed ${back}`,
     `          beyond grace ${flaps.beyond}: ${flaps.fresh} joined afresh, ` +
       `${flaps.resumedLate} still resumed (expiry late), ${flaps.cutShort} cut short by the end`,
   ]
@@ -88,9 +109,15 @@ function latency({ recorder: r }: LoadResult): string[] {
     row('all steps after the ramp', r.everyoneSteady.summary()) ?? '  (no steps)',
     row('one member (each)', r.each.summary()) ?? '',
     '  * from the close plus the grace period until every member saw the leave',
-    `  not awaited: ${int(r.excused)} deliveries (that member left or reconnected first); ` +
-      `no one left to see it: ${r.noObservers}; missing: ${r.missing.total}`,
+    `  not awaited: ${int(r.excused)} deliveries (that member left or reconnected first)`,
+    `  no one left to see it: ${r.noObservers} actions; missing: ${r.missing.total} deliveries`,
   ]
+}
+
+function brief(summary: Summary | undefined): string {
+  if (!summary) return '-'
+  const { p50, p99, max } = summary
+  return `p50 ${p50.toFixed(0)} p99 ${p99.toFixed(0)} max ${max.toFixed(0)} ms`
 }
 
 function row(label: string, summary: Summary | undefined): string | undefined {
@@ -125,8 +152,9 @@ function checks({ check: c, leftover, recorder }: LoadResult): string[] {
   const missing = recorder.missing.total
   return [
     `check ${mark(stateOk)} ${c.rooms} rooms: ${int(c.listed)} participants listed on the ` +
-      `server, ${int(c.seated)} seated connections; lost ${c.lost}, invented ${c.invented}, ` +
-      `duplicated ${c.duplicated}, wrong name or card ${c.wrongMeta}`,
+      `server, ${int(c.seated)} seated connections`,
+    `          lost ${c.lost}, invented ${c.invented}, duplicated ${c.duplicated}, ` +
+      `wrong name or card ${c.wrongMeta}`,
     `check ${mark(c.viewsDiffering === 0)} ${int(c.views)} PresenceClients compared with ` +
       `tracker.list: ${c.viewsDiffering} differ`,
     `check ${mark(c.serverSockets === c.openSockets)} sockets: ${int(c.serverSockets)} on ` +
@@ -144,9 +172,9 @@ function checks({ check: c, leftover, recorder }: LoadResult): string[] {
 function cpu(figures: ProcessFigures): string {
   const { p50, p99 } = figures.loopDelay
   return (
-    `${figures.cpu.toFixed(2)} of a core, event-loop delay p50 ${p50.toFixed(1)} ` +
-    `p99 ${p99.toFixed(1)} ms, longest stall ${figures.stall.ms.toFixed(0)} ms ` +
-    `(${figures.stall.cpuMs.toFixed(0)} ms of it on CPU)`
+    `${figures.cpu.toFixed(2)} of a core; loop delay p50 ${p50.toFixed(1)} ` +
+    `p99 ${p99.toFixed(1)} ms; longest stall ${figures.stall.ms.toFixed(0)} ms ` +
+    `(${figures.stall.cpuMs.toFixed(0)} on CPU)`
   )
 }
 

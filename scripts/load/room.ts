@@ -189,7 +189,7 @@ export class Room {
     this.#close(action)
   }
 
-  /** Forgets an action that turned out to change nothing others could see (a resume). */
+  /** Forgets an action that changed nothing others could see (a resume, a refusal). */
   cancel(action: Action): void {
     if (!action.finished) this.#close(action)
   }
