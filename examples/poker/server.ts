@@ -176,6 +176,21 @@ function wire(
   return state
 }
 
+/**
+ * The tracker hands every plain subscriber of a topic the same frozen message, so its
+ * JSON text is made once and sent to the whole room.
+ */
+const encoded = new WeakMap<object, string>()
+
+function encode(message: object): string {
+  let text = encoded.get(message)
+  if (text === undefined) {
+    text = JSON.stringify(message)
+    if (Object.isFrozen(message)) encoded.set(message, text)
+  }
+  return text
+}
+
 function peerOf(socket: WebSocket): Peer {
   return {
     send(message) {
@@ -184,7 +199,7 @@ function peerOf(socket: WebSocket): Peer {
         socket.terminate()
         return
       }
-      socket.send(JSON.stringify(message))
+      socket.send(encode(message))
     },
     terminate: () => socket.terminate(),
   }
