@@ -20,7 +20,7 @@
 import { describe, PresenceError } from '../errors.js'
 import { equalConstantTime, hmac, prepareKey, type Secret } from './hmac.js'
 
-export { hmacSha256, type Secret } from './hmac.js'
+export type { Secret } from './hmac.js'
 
 /** The protocol version this build speaks. */
 export const PROTOCOL_VERSION = 1

@@ -8,10 +8,10 @@ import {
   decode,
   type Envelope,
   encode,
-  hmacSha256,
   PROTOCOL_VERSION,
   SIGNATURE_BYTES,
 } from '../../src/cluster/codec.js'
+import { hmacSha256 } from '../../src/cluster/hmac.js'
 import { PresenceError } from '../../src/errors.js'
 import { runs } from '../fuzz/support.js'
 
