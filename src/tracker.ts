@@ -406,6 +406,9 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
   }
 
   #emitEntryEvents(joined: Entry<M>[], left: Entry<M>[], origin: Origin): void {
+    const listened =
+      this.listenerCount('join') + this.listenerCount('leave') + this.listenerCount('update')
+    if (listened === 0) return
     const replaced = pairUpdates(joined, left)
     if (this.listenerCount('leave') > 0) {
       for (const entry of left) {
