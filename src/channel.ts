@@ -136,7 +136,7 @@ class Subscription<M extends object> {
     }
     const view = this.host.view(this.topic)
     const entries: Entry<M>[] = []
-    for (const list of view?.keys.values() ?? []) entries.push(...list)
+    if (view) for (const entry of view.entries()) entries.push(entry)
     this.#emit('presence_state', [entries])
   }
 

@@ -108,7 +108,7 @@ export class Names<M extends object = Meta> {
   register(name: string, owner: string): void {
     checkId('name', name, this.#core.maxId, { name, owner })
     checkOwnerId(owner, this.#core.maxId, { name, owner })
-    if (!this.#core.set().ownedBy(owner)) {
+    if (this.#core.set().ownedCount(owner) === 0) {
       throw new PresenceError(
         'nopresence',
         `Expected owner "${owner}" to hold an entry on this node before it is named ` +
@@ -245,7 +245,7 @@ export class Names<M extends object = Meta> {
   afterChange(joined: Entry<M>[], left: Entry<M>[]): void {
     const self = this.#core.set().self
     for (const entry of left) {
-      if (entry.replica === self && !this.#core.set().ownedBy(entry.owner)) {
+      if (entry.replica === self && this.#core.set().ownedCount(entry.owner) === 0) {
         this.ownerGone(entry.owner)
       }
       if (this.#watchers.has(entry.topic)) this.#checkAlone(entry.topic)

@@ -89,7 +89,7 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
     this.#lifetimes = new Lifetimes(
       {
         clock: this.#clock,
-        holds: (owner) => this.#set.ownedBy(owner) !== undefined,
+        holds: (owner) => this.#set.ownedCount(owner) > 0,
         expire: (owner) => this.#removeOwner(owner, 'timeout'),
       },
       options.ownerTtl,
@@ -204,8 +204,8 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
     const state = Object.create(null) as PresenceState<M>
     const view = this.#set.topic(topic)
     if (!view) return state
-    for (const [key, entries] of view.keys) {
-      state[key] = { metas: entries.map((entry) => entry.wire) }
+    for (const [key, slot] of view.keys) {
+      state[key] = { metas: Array.isArray(slot) ? slot.map((entry) => entry.wire) : [slot.wire] }
     }
     return state
   }
@@ -214,7 +214,7 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
   get(topic: string, key: string): PresenceInfo<M>[] {
     checkId('topic', topic, this.#maxId, { topic, key })
     checkId('key', key, this.#maxId, { topic, key })
-    const entries = this.#set.topic(topic)?.keys.get(key) ?? []
+    const entries = this.#set.topic(topic)?.entriesOf(key) ?? []
     return entries.map((entry) => ({
       node: entry.replica.node,
       owner: entry.owner,
@@ -322,7 +322,7 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
       )
     }
     if (this.#limits) {
-      const owned = this.#set.ownedBy(owner)?.length ?? 0
+      const owned = this.#set.ownedCount(owner)
       this.#limits.checkTrack(owner, owned, this.count(topic), topic, key)
       this.#limits.takeWrite(writer, { topic, key })
     }
@@ -375,8 +375,7 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
   }
 
   #removeOwner(owner: string, origin: Origin): void {
-    const owned = this.#set.ownedBy(owner)
-    const left = owned ? [...owned] : []
+    const left = this.#set.ownedBy(owner) ?? []
     for (const entry of left) this.#set.remove(entry)
     if (left.length > 0) this.#commit([], left, origin)
     else this.#ownerGone(owner)
@@ -400,7 +399,7 @@ export class Tracker<M extends object = Meta> extends GuardedEmitter<TrackerEven
     this.#emitTopicChanges(joined, left, origin)
     for (const entry of left) {
       const own = entry.replica === this.#set.self
-      if (own && !this.#set.ownedBy(entry.owner)) this.#ownerGone(entry.owner)
+      if (own && this.#set.ownedCount(entry.owner) === 0) this.#ownerGone(entry.owner)
     }
     this.#names?.afterChange(joined, left)
   }

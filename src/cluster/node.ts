@@ -633,7 +633,7 @@ export class ClusterNode<M extends object = Meta> {
 
   #replicatedEntry(node: string, call: ForwardedCall): Entry<M> {
     const owner = this.#names?.lookup(call.target.name)?.owner
-    const entries = this.#core.set().topic(call.topic)?.keys.get(call.key) ?? []
+    const entries = this.#core.set().topic(call.topic)?.entriesOf(call.key) ?? []
     const entry = entries.find((item) => item.owner === owner && item.replica.node === node)
     if (entry) return entry
     throw new PresenceError(

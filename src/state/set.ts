@@ -9,6 +9,7 @@ import {
   replicaOf,
 } from './elements.js'
 import { RemovalLog } from './removals.js'
+import { addToSlot, findInSlot, removeFromSlot, type Slot, slotSize, slotValues } from './slots.js'
 
 /** Owner ids starting with this belong to standalone names; users may not pick them. */
 export const STANDALONE_PREFIX = '\u0000name:'
@@ -45,8 +46,21 @@ export class TopicView<M extends object = Meta> {
   size = 0
   /** Of those, entries of standalone names' owners (they do not keep a room alive). */
   standalone = 0
-  /** Entries by key, in the order they were added. */
-  readonly keys = new Map<string, Entry<M>[]>()
+  /** Entries by key, in the order they were added; a lone entry is held as itself. */
+  readonly keys = new Map<string, Slot<Entry<M>>>()
+
+  /** The entries of a key (a new array when the key holds one entry). */
+  entriesOf(key: string): readonly Entry<M>[] {
+    return slotValues(this.keys.get(key))
+  }
+
+  /** Every entry of the topic, key by key. */
+  *entries(): IterableIterator<Entry<M>> {
+    for (const slot of this.keys.values()) {
+      if (Array.isArray(slot)) yield* slot
+      else yield slot
+    }
+  }
 }
 
 interface ReplicaStore<M extends object> {
@@ -83,8 +97,8 @@ export class ReplicatedSet<M extends object = Meta> {
   readonly #contexts = new Map<string, ReplicaContext>()
   readonly #stores = new Map<string, ReplicaStore<M>>()
   readonly #topics = new Map<string, TopicView<M>>()
-  /** Own entries by owner; arrays, as an owner holds a handful (a Set each costs more). */
-  readonly #owners = new Map<string, Entry<M>[]>()
+  /** Own entries by owner, a lone entry held as itself. */
+  readonly #owners = new Map<string, Slot<Entry<M>>>()
   readonly #names = new Map<string, Registration[]>()
   readonly #removals: RemovalLog
   /** Per replica: complete up to `upTo`; sections merged beyond it wait in `ahead`. */
@@ -119,9 +133,15 @@ export class ReplicatedSet<M extends object = Meta> {
     return this.#topics.keys()
   }
 
-  /** The own entries of an owner, or undefined when it has none. */
-  ownedBy(owner: string): readonly Entry<M>[] | undefined {
-    return this.#owners.get(owner)
+  /** The own entries of an owner, as a new array; undefined when it has none. */
+  ownedBy(owner: string): Entry<M>[] | undefined {
+    const slot = this.#owners.get(owner)
+    return slot === undefined ? undefined : [...slotValues(slot)]
+  }
+
+  /** How many own entries an owner holds. */
+  ownedCount(owner: string): number {
+    return slotSize(this.#owners.get(owner))
   }
 
   /** Every owner with an own entry. */
@@ -131,12 +151,8 @@ export class ReplicatedSet<M extends object = Meta> {
 
   /** The own entry of (owner, topic, key), if tracked. */
   findOwn(owner: string, topic: string, key: string): Entry<M> | undefined {
-    const entries = this.#topics.get(topic)?.keys.get(key)
-    if (!entries) return undefined
-    for (const entry of entries) {
-      if (entry.owner === owner && entry.replica === this.self) return entry
-    }
-    return undefined
+    const slot = this.#topics.get(topic)?.keys.get(key)
+    return findInSlot(slot, (entry) => entry.owner === owner && entry.replica === this.self)
   }
 
   /** Visible registrations of a name, oldest first (more than one only in a conflict). */
@@ -486,18 +502,14 @@ export class ReplicatedSet<M extends object = Meta> {
       view = new TopicView<M>()
       this.#topics.set(element.topic, view)
     }
-    const list = view.keys.get(element.key)
-    if (list) list.push(element)
-    else view.keys.set(element.key, [element])
+    addToSlot(view.keys, element.key, element)
     view.size++
     if (element.owner.startsWith(STANDALONE_PREFIX)) view.standalone++
     if (element.replica === this.self) this.#indexOwner(element)
   }
 
   #indexOwner(entry: Entry<M>): void {
-    const owned = this.#owners.get(entry.owner)
-    if (owned) owned.push(entry)
-    else this.#owners.set(entry.owner, [entry])
+    addToSlot(this.#owners, entry.owner, entry)
   }
 
   #unindex(element: Element<M>): void {
@@ -506,11 +518,11 @@ export class ReplicatedSet<M extends object = Meta> {
       return
     }
     const view = this.#topics.get(element.topic)
-    if (!view || !removeFromList(view.keys, element.key, element)) return
+    if (!view || !removeFromSlot(view.keys, element.key, element)) return
     view.size--
     if (element.owner.startsWith(STANDALONE_PREFIX)) view.standalone--
     if (view.size === 0) this.#topics.delete(element.topic)
-    if (element.replica === this.self) removeFromList(this.#owners, element.owner, element)
+    if (element.replica === this.self) removeFromSlot(this.#owners, element.owner, element)
   }
 
   #storeOf(replica: Replica): ReplicaStore<M> {

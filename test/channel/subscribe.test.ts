@@ -309,9 +309,14 @@ describe('coalescing across a hidden and shown replica', () => {
     expect(client.canonical()).toEqual(
       canonical(
         Object.fromEntries(
-          [...local.topic('r')!.keys].map(([key, entries]) => [
+          [...local.topic('r')!.keys.keys()].map((key) => [
             key,
-            { metas: entries.map((e) => e.wire) },
+            {
+              metas: local
+                .topic('r')!
+                .entriesOf(key)
+                .map((e) => e.wire),
+            },
           ]),
         ),
       ),

@@ -42,8 +42,17 @@ export function picture(set: ReplicatedSet<M>, exclude?: Replica) {
   }
   const topics = [...set.topics()].sort().map((topic) => {
     const view = set.topic(topic)!
-    const keys = [...view.keys.entries()]
-      .map(([key, entries]) => [key, entries.map((entry) => entry.ref).sort()] as const)
+    const keys = [...view.keys.keys()]
+      .map(
+        (key) =>
+          [
+            key,
+            view
+              .entriesOf(key)
+              .map((entry) => entry.ref)
+              .sort(),
+          ] as const,
+      )
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     return { topic, size: view.size, standalone: view.standalone, keys }
   })

@@ -15,7 +15,7 @@ describe('ReplicatedSet, local changes', () => {
 
     expect([e1.clock, e2.clock, e3.clock, set.clock]).toEqual([1, 2, 3, 3])
     expect(set.topic('room')!.size).toBe(2)
-    expect(set.topic('room')!.keys.get('alice')).toEqual([e1, e2])
+    expect(set.topic('room')!.entriesOf('alice')).toEqual([e1, e2])
     expect([...set.topics()]).toEqual(['room', 'lobby'])
     expect([...set.ownedBy('s1')!]).toEqual([e1, e3])
     expect(set.findOwn('s2', 'room', 'alice')).toBe(e2)
@@ -30,7 +30,7 @@ describe('ReplicatedSet, local changes', () => {
     expect(e2.prev).toBe(e1.clock)
     expect(e2.prevRef).toBe(e1.ref)
     expect(e2.wire).toEqual({ n: 2, phx_ref: e2.ref, phx_ref_prev: e1.ref })
-    expect(set.topic('room')!.keys.get('alice')).toEqual([e2])
+    expect(set.topic('room')!.entriesOf('alice')).toEqual([e2])
     expect([...set.ownedBy('s1')!]).toEqual([e2])
   })
 
@@ -57,7 +57,7 @@ describe('ReplicatedSet, local changes', () => {
     expect(a.deltaSince(0)).toBeUndefined()
     a.add('room', 'x', 's', {})
     b.merge(a.takeDelta()!)
-    expect(() => b.remove(b.topic('room')!.keys.get('x')![0]!)).toThrow(/only own elements/)
+    expect(() => b.remove(b.topic('room')!.entriesOf('x')![0]!)).toThrow(/only own elements/)
   })
 })
 
@@ -83,7 +83,7 @@ describe('ReplicatedSet, deltas and merge', () => {
     const e1 = a.add('room', 'alice', 's1', { n: 1 })
     let changes = b.merge(a.takeDelta()!)
     expect(changes.joined.map((entry) => entry.ref)).toEqual([e1.ref])
-    expect(b.topic('room')!.keys.get('alice')![0]!.meta).toEqual({ n: 1 })
+    expect(b.topic('room')!.entriesOf('alice')![0]!.meta).toEqual({ n: 1 })
     expect(b.ownedBy('s1')).toBeUndefined()
     expect(b.findOwn('s1', 'room', 'alice')).toBeUndefined()
 
@@ -177,7 +177,7 @@ describe('ReplicatedSet, deltas and merge', () => {
     expect(
       b
         .topic('r')!
-        .keys.get('k1')!
+        .entriesOf('k1')
         .map((entry) => entry.meta),
     ).toEqual([{ n: 3 }])
     expect(picture(b)).toEqual(picture(a, b.self))
