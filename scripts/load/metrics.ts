@@ -65,14 +65,5 @@ export class Tally {
   }
 }
 
-/** A small seeded generator (mulberry32), so a run's choices can be replayed. */
-export function seeded(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A seeded generator, so a run's choices can be replayed. */
+export { seededRandom as seeded } from '../../src/testing/random.js'
