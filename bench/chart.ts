@@ -1,7 +1,7 @@
 import type { BenchRow } from './harness.js'
 
 const ROW_HEIGHT = 26
-const LABEL_WIDTH = 360
+const LABEL_WIDTH = 540
 const BAR_WIDTH = 420
 
 function escapeXml(text: string): string {
