@@ -6,6 +6,7 @@ import { compareReplicas, Entry, replicaOf } from '../state/elements.js'
 import type { Changes, SectionData } from '../state/set.js'
 import type { TrackerInternals } from '../tracker.js'
 import type { Meta } from '../types.js'
+import { PendingCalls } from './calls.js'
 import { decode, type Envelope, encode, PROTOCOL_VERSION } from './codec.js'
 import {
   type CallBody,
@@ -51,16 +52,6 @@ interface Peer {
   askTimer: TimerHandle | undefined
 }
 
-interface PendingCall {
-  node: string
-  resolve(ref: string | undefined): void
-  reject(error: PresenceError): void
-  timer: TimerHandle
-  /** Set once the holder answered: the clock its change must reach here. */
-  awaitClock?: number
-  ref?: string | undefined
-}
-
 type Resolved = Required<Omit<ClusterOptions, 'secret' | 'nodeId'>> & Pick<ClusterOptions, 'secret'>
 
 type Handler = (envelope: Envelope) => void
@@ -81,12 +72,11 @@ export class ClusterNode<M extends object = Meta> {
   readonly #departed = new Map<string, number>()
   /** Of those, the ones replaced by another incarnation rather than gone with a goodbye. */
   readonly #superseded = new Set<string>()
-  readonly #calls = new Map<number, PendingCall>()
+  readonly #calls: PendingCalls
   /** Standalone entries handed over in a goodbye, waiting for the successor's join. */
   readonly #parked = new Map<string, { entry: Entry<M>; timer: TimerHandle }>()
   readonly #handlers: Record<string, Handler>
   readonly #warnedDuplicates = new Set<string>()
-  #nextCallId = 1
   #batchTimer: TimerHandle | undefined
   #heartbeatTimer: TimerHandle | undefined
   #closed = false
@@ -99,6 +89,7 @@ export class ClusterNode<M extends object = Meta> {
   constructor(core: TrackerInternals<M>, options: ClusterOptions, names: Names<M> | undefined) {
     this.#core = core
     this.#options = resolveOptions(options)
+    this.#calls = new PendingCalls(core.clock, this.#options.callTimeout)
     this.#names = names
     this.#limits = { maxId: core.maxId, maxMetaBytes: core.maxMetaBytes }
     const limits = this.#limits
@@ -203,7 +194,7 @@ export class ClusterNode<M extends object = Meta> {
     }
     for (const peer of this.#peers.values()) this.#clearAsk(peer)
     for (const { timer } of this.#parked.values()) this.#core.clock.clearTimeout(timer)
-    this.#failCalls(() => true, 'closed', 'The tracker was closed before the call finished.')
+    this.#calls.fail('closed', 'The tracker was closed before the call finished.')
     const goodbye = this.#goodbye()
     try {
       await this.#send('all', 'goodbye', goodbye)
@@ -307,11 +298,7 @@ export class ClusterNode<M extends object = Meta> {
     const adopted = this.#adopt(this.#namesToTakeOver(peer))
     this.#commitMoved(hidden, adopted, 'takeover')
     this.#core.emit('nodedown', { node: peer.node, incarnation: peer.incarnation })
-    this.#failCalls(
-      (call) => call.node === peer.node,
-      'nodedown',
-      `Node "${peer.node}" went down before it answered.`,
-    )
+    this.#calls.fail('nodedown', `Node "${peer.node}" went down before it answered.`, peer.node)
   }
 
   /**
@@ -650,17 +637,16 @@ export class ClusterNode<M extends object = Meta> {
       const message = `Node "${node}", which holds name "${call.target.name}", is down.`
       return Promise.reject(new PresenceError('nodedown', message, { node }))
     }
-    const id = this.#nextCallId++
-    return new Promise((resolve, reject) => {
-      const timer = this.#core.clock.setTimeout(() => {
-        this.#calls.delete(id)
-        const message =
-          `Node "${node}" did not answer a call through name "${call.target.name}" ` +
-          `within ${this.#options.callTimeout} ms.`
-        reject(new PresenceError('timeout', message, { node, name: call.target.name }))
-      }, this.#options.callTimeout)
-      this.#calls.set(id, { node, resolve, reject, timer })
-      this.#publish(`node:${node}`, 'call', { id, call: wireCall(call) }, node)
+    const late = () =>
+      new PresenceError(
+        'timeout',
+        `Node "${node}" did not answer a call through name "${call.target.name}" ` +
+          `within ${this.#options.callTimeout} ms.`,
+        { node, name: call.target.name },
+      )
+    const body = wireCall(call)
+    return this.#calls.open(node, late, (id) => {
+      this.#publish(`node:${node}`, 'call', { id, call: body }, node)
     })
   }
 
@@ -685,47 +671,23 @@ export class ClusterNode<M extends object = Meta> {
   }
 
   #onReply(peer: Peer, reply: ReplyBody): void {
-    const pending = this.#calls.get(reply.id)
-    if (!pending || pending.node !== peer.node) return
+    if (!this.#calls.isOpen(reply.id, peer.node)) return
     if (!reply.ok) {
-      this.#finishCall(reply.id)
-      const code = reply.code as PresenceErrorCode
       const node = reply.holder ?? peer.node
-      pending.reject(new PresenceError(code, reply.message, { node }))
+      const code = reply.code as PresenceErrorCode
+      this.#calls.refused(reply.id, new PresenceError(code, reply.message, { node }))
       return
     }
-    pending.awaitClock = reply.clock
-    pending.ref = reply.ref ?? undefined
+    this.#calls.answered(reply.id, reply.clock, reply.ref ?? undefined)
     // The holder is at least this far: when its delta is lost, the ask below goes at once.
     peer.announced = Math.max(peer.announced, reply.clock)
     this.#settleCalls(peer)
-    if (this.#calls.has(reply.id)) this.#askIfBehind(peer, true)
+    if (this.#calls.isOpen(reply.id, peer.node)) this.#askIfBehind(peer, true)
   }
 
   /** Resolves the calls whose change has reached this node's copy. */
   #settleCalls(peer: Peer): void {
-    const version = this.#core.set().versionOf(peer.replicaId)
-    for (const [id, call] of this.#calls) {
-      if (call.node !== peer.node || call.awaitClock === undefined) continue
-      if (version < call.awaitClock) continue
-      this.#finishCall(id)
-      call.resolve(call.ref)
-    }
-  }
-
-  #finishCall(id: number): void {
-    const call = this.#calls.get(id)
-    if (!call) return
-    this.#core.clock.clearTimeout(call.timer)
-    this.#calls.delete(id)
-  }
-
-  #failCalls(which: (call: PendingCall) => boolean, code: PresenceErrorCode, text: string): void {
-    for (const [id, call] of [...this.#calls]) {
-      if (!which(call)) continue
-      this.#finishCall(id)
-      call.reject(new PresenceError(code, text, { node: call.node }))
-    }
+    this.#calls.settle(peer.node, this.#core.set().versionOf(peer.replicaId))
   }
 
   // ---- hand-over and takeover of standalone names -------------------------------------
@@ -786,7 +748,7 @@ export class ClusterNode<M extends object = Meta> {
     if (peer.status === 'up') {
       this.#core.emit('nodedown', { node: peer.node, incarnation: peer.incarnation })
     }
-    this.#failCalls((call) => call.node === peer.node, 'nodedown', `Node "${peer.node}" left.`)
+    this.#calls.fail('nodedown', `Node "${peer.node}" left.`, peer.node)
   }
 
   /** Re-creates handed-over standalone names here, entries and all. */
