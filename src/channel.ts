@@ -48,7 +48,7 @@ export interface ChannelHost<M extends object> {
  */
 export class Channels<M extends object = Meta> {
   readonly #host: ChannelHost<M>
-  readonly #topics = new Map<string, Set<Subscription<M>>>()
+  readonly #topics = new Map<string, TopicSubscribers<M>>()
   /** Counts changes; a subscription made while one is emitted has it in its state. */
   #change = 0
 
@@ -61,12 +61,12 @@ export class Channels<M extends object = Meta> {
     const subscription = new Subscription(topic, send, options, this.#host, () =>
       this.#remove(subscription),
     )
-    let set = this.#topics.get(topic)
-    if (!set) {
-      set = new Set()
-      this.#topics.set(topic, set)
+    let subscribers = this.#topics.get(topic)
+    if (!subscribers) {
+      subscribers = new TopicSubscribers()
+      this.#topics.set(topic, subscribers)
     }
-    set.add(subscription)
+    subscribers.add(subscription)
     subscription.since = this.#change
     subscription.start()
     return () => subscription.close()
@@ -83,25 +83,62 @@ export class Channels<M extends object = Meta> {
   }
 
   topicChanged(topic: string, joined: Entry<M>[], left: Entry<M>[]): void {
-    const set = this.#topics.get(topic)
-    if (!set) return
-    let shared: PresenceMessage<M> | undefined
-    for (const subscription of set) {
-      if (subscription.since === this.#change) continue
-      if (!subscription.direct) {
-        subscription.changed(joined, left)
-        continue
+    const subscribers = this.#topics.get(topic)
+    if (!subscribers) return
+    const change = this.#change
+    // Held here: a send that subscribes or unsubscribes swaps or extends the array, and
+    // the length read now leaves out whatever is added during the loop.
+    const direct = subscribers.direct
+    if (direct.length > 0) {
+      const shared = freezeMessage(diffMessage(joined, left))
+      for (let i = 0, n = direct.length; i < n; i++) {
+        const subscription = direct[i]!
+        if (subscription.since !== change) subscription.deliver(shared)
       }
-      shared ??= freezeMessage(diffMessage(joined, left))
-      subscription.deliver(shared)
+    }
+    for (const subscription of subscribers.others) {
+      if (subscription.since !== change) subscription.changed(joined, left)
     }
   }
 
   #remove(subscription: Subscription<M>): void {
-    const set = this.#topics.get(subscription.topic)
-    if (!set) return
-    set.delete(subscription)
-    if (set.size === 0) this.#topics.delete(subscription.topic)
+    const subscribers = this.#topics.get(subscription.topic)
+    if (!subscribers) return
+    subscribers.remove(subscription)
+    if (subscribers.size === 0) this.#topics.delete(subscription.topic)
+  }
+}
+
+/**
+ * A topic's subscriptions. Direct ones, which get every change as one shared message,
+ * sit in an array the fan-out loop walks without an iterator; the others in a set.
+ */
+class TopicSubscribers<M extends object> {
+  /** In order of subscribing; closed ones stay until compaction replaces the array. */
+  direct: Subscription<M>[] = []
+  readonly others = new Set<Subscription<M>>()
+  size = 0
+  #closedDirect = 0
+
+  add(subscription: Subscription<M>): void {
+    if (subscription.direct) this.direct.push(subscription)
+    else this.others.add(subscription)
+    this.size++
+  }
+
+  remove(subscription: Subscription<M>): void {
+    this.size--
+    if (!subscription.direct) {
+      this.others.delete(subscription)
+      return
+    }
+    // Compacting into a new array once half are closed keeps removal amortised O(1)
+    // and never moves an element under a loop that holds the old array.
+    this.#closedDirect++
+    if (this.#closedDirect * 2 > this.direct.length) {
+      this.direct = this.direct.filter((each) => !each.closed)
+      this.#closedDirect = 0
+    }
   }
 }
 
@@ -161,6 +198,10 @@ class Subscription<M extends object> {
         error,
       })
     }
+  }
+
+  get closed(): boolean {
+    return this.#closed
   }
 
   close(): void {

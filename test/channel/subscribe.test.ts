@@ -143,6 +143,60 @@ describe('subscribe', () => {
     expect(other.messages.map((m) => m.event)).toEqual(['presence_state'])
   })
 
+  it('a send that unsubscribes most others mid-delivery serves exactly those still on', () => {
+    const { tracker } = setup()
+    const later = Array.from({ length: 7 }, () => recorder())
+    const stops: Array<() => void> = []
+    let stopped = false
+    tracker.subscribe('r', (message) => {
+      // Stopping five of eight compacts the list while this delivery still walks it.
+      if (message.event !== 'presence_diff' || stopped) return
+      stopped = true
+      for (const stop of stops.slice(0, 5)) stop()
+    })
+    for (const each of later) stops.push(tracker.subscribe('r', each.send))
+    tracker.track('s1', 'r', 'alice', {})
+    tracker.track('s1', 'r', 'bob', {})
+
+    const events = later.map((each) => each.messages.map((m) => m.event))
+    expect(events.slice(0, 5)).toEqual(Array(5).fill(['presence_state']))
+    const stayed = ['presence_state', 'presence_diff', 'presence_diff']
+    expect(events.slice(5)).toEqual([stayed, stayed])
+  })
+
+  it('after many subscribers leave, the rest still get every change, in their order', () => {
+    const { tracker } = setup()
+    const order: number[] = []
+    const stops = Array.from({ length: 20 }, (_, n) =>
+      tracker.subscribe('r', (message) => {
+        if (message.event === 'presence_diff') order.push(n)
+      }),
+    )
+    for (const [n, stop] of stops.entries()) if (n % 4 !== 0) stop()
+    const late = recorder()
+    tracker.subscribe('r', late.send)
+    tracker.track('s1', 'r', 'alice', {})
+
+    expect(order).toEqual([0, 4, 8, 12, 16])
+    expect(late.messages.map((m) => m.event)).toEqual(['presence_state', 'presence_diff'])
+  })
+
+  it('a change made from inside send reaches every subscriber, each ending at list', () => {
+    const { tracker } = setup()
+    const clients = Array.from({ length: 4 }, () => new ReferenceClient())
+    tracker.subscribe('r', (message) => {
+      const joins = message.event === 'presence_diff' ? Object.keys(message.payload.joins) : []
+      if (joins.includes('alice')) tracker.track('s2', 'r', 'bob', {})
+    })
+    for (const client of clients) tracker.subscribe('r', (message) => client.receive(message))
+    tracker.track('s1', 'r', 'alice', {})
+
+    for (const client of clients) {
+      expect(client.canonical()).toEqual(canonical(tracker.list('r')))
+    }
+    expect(clients[0]!.keys.size).toBe(2)
+  })
+
   it('messages shared by many subscribers are frozen', () => {
     const { tracker } = setup()
     const seen: Msg[] = []
